@@ -1,0 +1,205 @@
+package driver
+
+import (
+	"context"
+	"time"
+)
+
+// FileStatus is the lifecycle state of a file.
+type FileStatus string
+
+// File lifecycle states.
+const (
+	StatusPending    FileStatus = "pending"    // ticket issued, bytes not confirmed
+	StatusProcessing FileStatus = "processing" // confirmed, background work running
+	StatusReady      FileStatus = "ready"      // confirmed and downloadable
+	StatusRejected   FileStatus = "rejected"   // verification failed; bytes removed
+	StatusFailed     FileStatus = "failed"     // processing failed
+)
+
+// UploadStatus is the state of an upload ticket.
+type UploadStatus string
+
+// Upload ticket states.
+const (
+	UploadPending   UploadStatus = "pending"   // accepting bytes, awaiting confirm
+	UploadConfirmed UploadStatus = "confirmed" // committed as a version
+	UploadRejected  UploadStatus = "rejected"  // verification failed
+	UploadExpired   UploadStatus = "expired"   // never confirmed in time
+)
+
+// ACL lists the principals granted each right on a file in addition to its
+// owner: "user:<id>", or "workspace" for everyone in the workspace.
+type ACL struct {
+	View   []string `json:"view"`
+	Edit   []string `json:"edit"`
+	Delete []string `json:"delete"`
+}
+
+// FileRecord is a file's row. Content fields (MIMEType through StorageKey)
+// describe the current version; they are empty while Version is 0.
+type FileRecord struct {
+	Workspace string
+	ID        string
+
+	FileName string
+	Title    string
+	MIMEType string
+	Kind     string
+	Size     int64
+	Digest   string // "sha256:<hex>"
+	Width    int    // 0 when not applicable
+	Height   int    // 0 when not applicable
+
+	Status       FileStatus
+	StatusCode   string // error code of a rejection or failure
+	StatusReason string // human-readable reason of a rejection or failure
+	Source       string
+	Version      int // current version; 0 before the first confirm
+	StorageKey   string
+
+	Owner         string
+	CollectionID  string
+	Tags          []string
+	Metadata      []byte // JSON object
+	AccessControl string
+	ACL           ACL
+
+	Persist   bool
+	ExpiresAt time.Time // zero: never
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt time.Time // zero: not deleted
+}
+
+// VersionRecord is one immutable version of a file's content.
+type VersionRecord struct {
+	Workspace  string
+	FileID     string
+	Version    int
+	FileName   string
+	MIMEType   string
+	Kind       string
+	Size       int64
+	Digest     string
+	Width      int
+	Height     int
+	StorageKey string
+	Source     string
+	CreatedAt  time.Time
+	CreatedBy  string
+}
+
+// UploadRecord is an upload ticket: the promise of one version's bytes.
+type UploadRecord struct {
+	Workspace   string
+	ID          string
+	FileID      string
+	Version     int // the version this ticket will create
+	BaseVersion int // the file version it was issued against
+	StorageKey  string
+	FileName    string
+	MIMEType    string // declared type
+	Size        int64  // declared size
+	MaxSize     int64  // the policy limit that applied when it was issued
+
+	Status      UploadStatus
+	ErrorCode   string // why it was rejected
+	ErrorReason string
+
+	// Written* record what a library-streamed write stored, so confirm can
+	// trust the digest without reading the object again when the storage's
+	// own MD5 still matches.
+	WrittenSize   int64
+	WrittenDigest string
+	WrittenMD5    []byte
+
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// WriteRecord is what a streamed write stored for a ticket.
+type WriteRecord struct {
+	Size   int64
+	Digest string
+	MD5    []byte
+}
+
+// Commit describes the one conditional change that confirms an upload.
+type Commit struct {
+	Workspace string
+	UploadID  string
+	// Version is the new version's row; Version.Version must equal the
+	// ticket's Version.
+	Version VersionRecord
+	// Status is the file status after the commit (ready or processing).
+	Status FileStatus
+	// ExpiresAt, when non-zero, sets the file's expiry (temporary files).
+	ExpiresAt time.Time
+	At        time.Time
+}
+
+// MetaStore keeps file metadata. Every method is scoped to a workspace:
+// another workspace's ids behave exactly like unknown ids (ErrNotFound).
+type MetaStore interface {
+	// CreateUpload stores a pending ticket and, when file is non-nil, the
+	// new pending file it belongs to, in one transaction. Duplicate ids
+	// return an error matching ErrExists. When file is nil the ticket's
+	// FileID must name an existing, undeleted file of the workspace whose
+	// current version is the ticket's BaseVersion, else ErrNotFound or
+	// ErrPrecondition.
+	CreateUpload(ctx context.Context, file *FileRecord, up *UploadRecord) error
+
+	// File returns an undeleted file of the workspace, or ErrNotFound.
+	File(ctx context.Context, workspace, id string) (*FileRecord, error)
+
+	// Upload returns a ticket of the workspace, or ErrNotFound.
+	Upload(ctx context.Context, workspace, id string) (*UploadRecord, error)
+
+	// LatestUpload returns the most recently created ticket of a file, or
+	// ErrNotFound.
+	LatestUpload(ctx context.Context, workspace, fileID string) (*UploadRecord, error)
+
+	// RecordWrite records what a streamed write stored for a pending
+	// ticket. A ticket that is not pending returns ErrPrecondition.
+	RecordWrite(ctx context.Context, workspace, uploadID string, w WriteRecord) error
+
+	// CommitUpload is the one conditional state change of a confirm: the
+	// ticket moves from pending to confirmed, the version row is inserted
+	// and the file's current content becomes that version, all only if the
+	// ticket is pending and the file is undeleted with current version
+	// equal to the ticket's BaseVersion. Otherwise nothing changes and the
+	// error matches ErrPrecondition (ErrNotFound for an unknown ticket).
+	// Of any number of concurrent commits of one ticket exactly one wins.
+	CommitUpload(ctx context.Context, c *Commit) (*FileRecord, error)
+
+	// RejectUpload moves a pending ticket to rejected with a code and
+	// reason; a file without any version becomes rejected too. A ticket
+	// that is not pending returns ErrPrecondition.
+	RejectUpload(ctx context.Context, workspace, uploadID, code, reason string, at time.Time) error
+
+	// MarkDeleted hides a file at once. An unknown or already deleted file
+	// returns ErrNotFound.
+	MarkDeleted(ctx context.Context, workspace, id string, at time.Time) error
+
+	// FileKeys returns every storage key a file's versions and tickets
+	// reference, deleted or not, for removal.
+	FileKeys(ctx context.Context, workspace, id string) ([]string, error)
+
+	// PurgeFile removes every row of a file (deleted or not). Unknown files
+	// return ErrNotFound.
+	PurgeFile(ctx context.Context, workspace, id string) error
+
+	// Versions lists an undeleted file's versions, oldest first.
+	Versions(ctx context.Context, workspace, fileID string) ([]VersionRecord, error)
+
+	// Version returns one version of an undeleted file, or ErrNotFound.
+	Version(ctx context.Context, workspace, fileID string, version int) (*VersionRecord, error)
+
+	// Ping checks the store answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the store's resources.
+	Close() error
+}
