@@ -1,0 +1,290 @@
+// Package blob implements driver.Storage over gocloud.dev/blob, so that
+// Attachkit stores object bytes in memory, on local disk, or (in later
+// releases) in S3, Google Cloud Storage and Azure Blob Storage through one
+// portable type.
+//
+// Typed constructors are the primary API:
+//
+//	s := blob.NewMemory()                             // tests, demos
+//	s, err := blob.OpenDir("/var/lib/app/files", nil) // embedded default
+//	s := blob.New(bucket, nil)                        // any *gocloud.dev/blob.Bucket
+//
+// # URLs
+//
+// Open chooses a backend from a URL so that a deployment swaps storage
+// without code changes. It is a thin layer over the typed constructors:
+//
+//	mem://                      NewMemory: a new, empty in-memory store
+//	file:///var/lib/app/files   OpenDir("/var/lib/app/files", opts)
+//
+// A file URL must hold an absolute path (three slashes); "file://relative"
+// is refused rather than resolved against the working directory, because
+// the host part of a URL is not a path. An unknown scheme is an error that
+// names the schemes this build understands.
+//
+// # Keys
+//
+// Attach generates keys from A-Z, a-z, 0-9 and "._/-", but Storage
+// accepts any key that every backend can store faithfully, and refuses the
+// rest with an
+// error matching driver.ErrInvalidArgument before touching the bucket. The
+// rules are the same on every backend, so a key that works in memory works
+// on disk. A key must be valid UTF-8 of 1 to 1024 bytes, without control
+// characters or backslashes. Its "/"-separated segments must be non-empty,
+// must not be "." and must not end in ".." (so no ".."). It must not
+// contain "__0x", the escape marker of the local-disk layout, and its last
+// segment must not end in ".attrs" or look like ".<hex>.tmp", the names of
+// local-disk attribute sidecars and in-progress writes.
+//
+// On local disk a segment is a file name, limited by the file system
+// (usually to 255 bytes), and a key cannot name the directory of other
+// keys ("a" and "a/b"). Such keys are refused when written and not found
+// when read.
+//
+// # Durability
+//
+// A write becomes visible atomically when the writer's Close returns nil.
+// On local disk (OpenDir, file:// URLs) the bytes go to a temporary file
+// next to the final one, which is fsynced, renamed over the final name, and
+// followed by an fsync of the attribute sidecar and of the directory, so a
+// nil Close means the object survives a crash. Directories created for a
+// key are fsynced into their parents as well. Writes and reads of one key
+// are serialized within a process, which keeps an object and its sidecar
+// consistent; two processes must not share one directory. A crash during a
+// write can leave a "<key>.<hex>.tmp" file behind; it is never listed.
+//
+// Storages made with New promise what their bucket promises.
+//
+// # Errors
+//
+// Errors are classified in one place: gocloud's NotFound, AlreadyExists,
+// FailedPrecondition, InvalidArgument and Unimplemented codes become errors
+// matching driver.ErrNotFound, ErrExists, ErrPrecondition,
+// ErrInvalidArgument and ErrUnimplemented, with the original error still in
+// the chain for logs and errors.As. Context errors and io.EOF are returned
+// as they are.
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	gcblob "gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/attachkit/attachkit/driver"
+)
+
+// Options configure a Storage. The zero value, and a nil *Options, mean the
+// defaults.
+type Options struct {
+	// DirMode is the permission of the directories OpenDir creates: the
+	// root, if missing, and the subdirectories that keys need. It is
+	// ignored by New and NewMemory. The default is 0o750.
+	DirMode fs.FileMode
+}
+
+// Storage is a driver.Storage and driver.Pinger over a gocloud.dev
+// bucket. It is safe for concurrent use.
+type Storage struct {
+	bucket *gcblob.Bucket
+	// disk is set for local-disk storages (OpenDir), which Storage makes
+	// durable and lists itself; nil otherwise.
+	disk *disk
+}
+
+var (
+	_ driver.Storage = (*Storage)(nil)
+	_ driver.Pinger  = (*Storage)(nil)
+)
+
+// New returns a Storage over b and takes ownership of it: Close closes b.
+// Durability is whatever b's driver promises; use OpenDir for local disk.
+// No Options field applies to an arbitrary bucket yet; opts may be nil.
+func New(b *gcblob.Bucket, opts *Options) *Storage {
+	return &Storage{bucket: b}
+}
+
+// NewMemory returns a new, empty Storage held in memory, for tests and
+// demos. Its contents disappear when it is closed.
+func NewMemory() *Storage {
+	return New(memblob.OpenBucket(nil), nil)
+}
+
+// OpenDir returns a Storage that keeps objects as files under dir, creating
+// dir if it is missing. A relative dir is resolved against the working
+// directory once, here. Writes are durable when Close returns nil; see the
+// package documentation.
+func OpenDir(dir string, opts *Options) (*Storage, error) {
+	o := opts.withDefaults()
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob: open dir %q: %w", dir, err)
+	}
+	if err := mkdirAll(root, o.DirMode); err != nil {
+		return nil, fmt.Errorf("blob: open dir %q: %w", dir, err)
+	}
+	b, err := fileblob.OpenBucket(root, &fileblob.Options{
+		CreateDir:   true,
+		NoTempDir:   true, // temp files next to their final name: same filesystem, same directory to fsync
+		DirFileMode: o.DirMode,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blob: open dir %q: %w", dir, err)
+	}
+	return &Storage{bucket: b, disk: newDisk(root, o.DirMode)}, nil
+}
+
+// withDefaults returns a copy of o with defaults filled in; o may be nil.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.DirMode == 0 {
+		c.DirMode = 0o750
+	}
+	return c
+}
+
+// Bucket returns the underlying bucket, for operations Storage does not
+// offer. Writing through it bypasses Storage's key rules and, on local
+// disk, its durability.
+func (s *Storage) Bucket() *gcblob.Bucket { return s.bucket }
+
+// As exposes the driver-specific type behind the bucket, as
+// gocloud.dev/blob.Bucket.As does (for example *os.FileInfo of the root
+// directory on local disk, or **s3.Client for S3).
+func (s *Storage) As(i any) bool { return s.bucket.As(i) }
+
+// Close closes the underlying bucket.
+func (s *Storage) Close() error {
+	return s.wrap(context.Background(), "close", "", s.bucket.Close())
+}
+
+// Ping reports whether the bucket is reachable: on local disk, that the
+// root is still a directory.
+func (s *Storage) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.disk != nil {
+		fi, err := os.Stat(s.disk.root)
+		if err != nil {
+			return s.wrap(ctx, "ping", "", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("blob: ping: %s is not a directory: %w", s.disk.root, driver.ErrNotFound)
+		}
+		return nil
+	}
+	ok, err := s.bucket.IsAccessible(ctx)
+	if err != nil {
+		return s.wrap(ctx, "ping", "", err)
+	}
+	if !ok {
+		return fmt.Errorf("blob: ping: bucket is not accessible: %w", driver.ErrNotFound)
+	}
+	return nil
+}
+
+// Attributes implements driver.Storage.
+func (s *Storage) Attributes(ctx context.Context, key string) (*driver.Attributes, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := validateKey(key); err != nil {
+		return nil, err
+	}
+	defer s.disk.rlock(key)()
+	a, err := s.bucket.Attributes(ctx, key)
+	if err != nil {
+		return nil, s.wrap(ctx, opRead, key, err)
+	}
+	return &driver.Attributes{
+		Size:        a.Size,
+		ContentType: a.ContentType,
+		MD5:         a.MD5,
+		ETag:        a.ETag,
+		ModTime:     a.ModTime,
+	}, nil
+}
+
+// NewRangeReader implements driver.Storage. The reader it returns is a
+// *gocloud.dev/blob.Reader, which also implements io.Seeker within the
+// range.
+func (s *Storage) NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := validateKey(key); err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("blob: read %s: negative offset %d: %w", quoteKey(key), offset, driver.ErrInvalidArgument)
+	}
+	defer s.disk.rlock(key)()
+	r, err := s.bucket.NewRangeReader(ctx, key, offset, length, nil)
+	if err != nil {
+		return nil, s.wrap(ctx, opRead, key, err)
+	}
+	return r, nil
+}
+
+// Delete implements driver.Storage.
+func (s *Storage) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	if s.disk != nil {
+		defer s.disk.lock(key)()
+		// A directory left behind by deleted deeper keys is not an object;
+		// fileblob would remove it and report success.
+		if fi, err := os.Lstat(s.disk.path(key)); err == nil && fi.IsDir() {
+			return s.wrap(ctx, opDelete, key, &fs.PathError{Op: "delete", Path: s.disk.path(key), Err: fs.ErrNotExist})
+		}
+	}
+	return s.wrap(ctx, opDelete, key, s.bucket.Delete(ctx, key))
+}
+
+// List implements driver.Storage. A prefix that no valid key can start
+// with (one whose directory part breaks the key rules) lists nothing.
+func (s *Storage) List(ctx context.Context, prefix string, fn func(driver.ObjectInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !validPrefix(prefix) {
+		return nil
+	}
+	if s.disk != nil {
+		return s.listDisk(ctx, prefix, fn)
+	}
+	it := s.bucket.List(&gcblob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return s.wrap(ctx, opList, prefix, err)
+		}
+		if obj.IsDir || reservedName(obj.Key) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(driver.ObjectInfo{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}); err != nil {
+			return err
+		}
+	}
+}

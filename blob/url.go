@@ -1,0 +1,77 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// scheme is one kind of URL that Open understands.
+type scheme struct {
+	name string
+	open func(ctx context.Context, u *url.URL, opts *Options) (*Storage, error)
+}
+
+// schemes returns the URL schemes Open understands, sorted by name. A new
+// backend is one entry here over its typed constructor.
+func schemes() []scheme {
+	return []scheme{
+		{name: "file", open: openFileURL},
+		{name: "mem", open: openMemURL},
+	}
+}
+
+// Open returns the Storage that rawURL names; see the package
+// documentation for the URL forms. opts apply as they do to the typed
+// constructor the URL selects; nil means defaults.
+func Open(ctx context.Context, rawURL string, opts *Options) (*Storage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error repeats the URL, which may one day carry credentials.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("blob: malformed storage URL: %w", err)
+	}
+	all := schemes()
+	names := make([]string, len(all))
+	for i, s := range all {
+		if s.name == u.Scheme {
+			return s.open(ctx, u, opts)
+		}
+		names[i] = s.name
+	}
+	if u.Scheme == "" {
+		return nil, fmt.Errorf("blob: storage URL has no scheme (available: %s)", strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("blob: unknown storage scheme %q (available: %s)", u.Scheme, strings.Join(names, ", "))
+}
+
+// openMemURL opens "mem://", which takes no host, path or parameters.
+func openMemURL(_ context.Context, u *url.URL, _ *Options) (*Storage, error) {
+	if u.Opaque != "" || u.Host != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New(`blob: a mem URL takes no host, path or parameters; use "mem://"`)
+	}
+	return NewMemory(), nil
+}
+
+// openFileURL opens "file:///abs/dir" (or "file://localhost/abs/dir") with
+// OpenDir. A host is not a path, so "file://relative" is refused rather
+// than resolved against the working directory.
+func openFileURL(_ context.Context, u *url.URL, opts *Options) (*Storage, error) {
+	switch {
+	case u.Opaque != "" || (u.Host != "" && u.Host != "localhost"):
+		return nil, errors.New(`blob: a file URL needs an absolute path, like "file:///var/lib/app/files" (three slashes)`)
+	case u.Path == "" || u.Path == "/":
+		return nil, errors.New(`blob: a file URL needs a directory below "/", like "file:///var/lib/app/files"`)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return nil, errors.New("blob: a file URL takes no user, parameters or fragment")
+	}
+	return OpenDir(u.Path, opts)
+}
