@@ -1,0 +1,35 @@
+// Package attach is the file-attachment lifecycle: presigned uploads,
+// confirmation with server-side verification, metadata, signed downloads
+// and deletion, over pluggable storage and metadata drivers.
+//
+// # Lifecycle
+//
+// A client asks for an upload ticket (Service.RequestUpload), PUTs the
+// bytes straight to the returned URL, then confirms (Service.Confirm).
+// A pending row is written before any URL is issued; Confirm verifies what
+// actually arrived (presence, exact size, the type detected from the
+// bytes, the SHA-256 digest, image dimensions) and makes it the file's
+// current version in one conditional state change. Service.Put does the
+// same for bytes that flow through the application.
+//
+// # Drivers
+//
+// A Service wraps a driver.Storage (package blob: memory, local disk,
+// cloud object stores) and a driver.MetaStore (package meta/sqlite, ...).
+// Storages that sign URLs natively hand out their own; for the others the
+// library signs its own URLs (HMAC-SHA256 binding method, key, expiry,
+// size and type) and httpadapter serves them.
+//
+// # Scope
+//
+// Every call runs within a Scope: a workspace and an acting user. Another
+// workspace's ids behave exactly like unknown ids (ErrNotFound). Within a
+// workspace a file's owner, its access list and scopes without a user
+// (workspace administrators) decide who may view, edit or delete it.
+//
+// # Errors
+//
+// Methods return *Error values whose Code is one of the API error codes;
+// test them with errors.Is against the Err* sentinels, and reach
+// structured details such as MaxSize with errors.As.
+package attach

@@ -1,0 +1,440 @@
+package attach
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/attachkit/attachkit/driver"
+	"github.com/attachkit/attachkit/internal/signedurl"
+)
+
+// SigningKey is a key for the URLs the library signs itself (for storages
+// without native signed URLs). Secret must be at least 32 random bytes; ID
+// is 1 to 16 characters of [A-Za-z0-9_-].
+type SigningKey struct {
+	ID     string
+	Secret []byte
+}
+
+// Options configure a Service. The zero value of every field is its
+// default.
+type Options struct {
+	// Policy says which files may be stored. Default: DefaultPolicy().
+	Policy *Policy
+
+	// SigningKeys sign the URLs the library issues itself; the first signs,
+	// all verify (for rotation). Required unless the storage implements
+	// driver.Signer.
+	SigningKeys []SigningKey
+
+	// BaseURL is the absolute URL under which httpadapter serves the
+	// library-signed blob endpoints, e.g. "https://api.example.com/v1/blob".
+	// Required unless the storage implements driver.Signer.
+	BaseURL string
+
+	// UploadExpiry is how long an upload ticket accepts bytes. Default 15m.
+	UploadExpiry time.Duration
+	// ConfirmGrace is how long after its expiry a ticket whose bytes
+	// arrived in time can still be confirmed. Default 1h.
+	ConfirmGrace time.Duration
+	// DownloadExpiry is how long a signed download URL lives. Default 1h.
+	DownloadExpiry time.Duration
+	// TemporaryTTL is how long a temporary (persist: false) file lives
+	// after confirmation. Default 24h.
+	TemporaryTTL time.Duration
+
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// Service is the file lifecycle over a storage and a metadata store. It is
+// safe for concurrent use; several Services (in several processes) may
+// share one storage and store.
+type Service struct {
+	storage driver.Storage
+	store   driver.MetaStore
+	signer  driver.Signer // native signer, or nil
+	urls    *signedurl.Signer
+	opts    Options
+	policy  Policy
+	log     *slog.Logger
+}
+
+// New returns a Service over storage and store. It does not take ownership
+// of them; close them after the Service is no longer used.
+func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Service, error) {
+	if storage == nil || store == nil {
+		return nil, errors.New("attach: New needs a storage and a metadata store")
+	}
+	s := &Service{storage: storage, store: store}
+	if opts != nil {
+		s.opts = *opts
+	}
+	o := &s.opts
+	if o.Policy != nil {
+		s.policy = *o.Policy
+	} else {
+		s.policy = DefaultPolicy()
+	}
+	defaultDuration(&o.UploadExpiry, 15*time.Minute)
+	defaultDuration(&o.ConfirmGrace, time.Hour)
+	defaultDuration(&o.DownloadExpiry, time.Hour)
+	defaultDuration(&o.TemporaryTTL, 24*time.Hour)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s.log = o.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.signer, _ = storage.(driver.Signer)
+	if len(o.SigningKeys) > 0 {
+		keys := make([]signedurl.Key, len(o.SigningKeys))
+		for i, k := range o.SigningKeys {
+			keys[i] = signedurl.Key{ID: k.ID, Secret: k.Secret}
+		}
+		urls, err := signedurl.New(keys)
+		if err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+		s.urls = urls
+	}
+	if s.signer == nil {
+		if s.urls == nil {
+			return nil, errors.New("attach: the storage cannot sign URLs, so Options.SigningKeys is required")
+		}
+		if !strings.HasPrefix(o.BaseURL, "http://") && !strings.HasPrefix(o.BaseURL, "https://") {
+			return nil, fmt.Errorf("attach: Options.BaseURL must be an absolute http(s) URL, got %q", o.BaseURL)
+		}
+		o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	}
+	return s, nil
+}
+
+func defaultDuration(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+// Policy returns the policy the Service enforces.
+func (s *Service) Policy() Policy { return s.policy }
+
+// Ping checks that the storage and the metadata store answer.
+func (s *Service) Ping(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return wrap(err, "ping metadata")
+	}
+	if p, ok := s.storage.(driver.Pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return wrap(err, "ping storage")
+		}
+	}
+	return nil
+}
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+
+// UploadRequest asks for an upload ticket.
+type UploadRequest struct {
+	FileName     string
+	MIMEType     string
+	Size         int64
+	Title        string
+	Persist      *bool // default true
+	CollectionID string
+	Tags         []string
+	Metadata     json.RawMessage
+}
+
+// Bounds on client-supplied fields.
+const (
+	maxTags         = 64
+	maxTagBytes     = 128
+	maxMetadataSize = 16 << 10
+)
+
+// RequestUpload validates a declared upload against the policy, records a
+// pending file and ticket, and returns where to PUT the bytes. Nothing is
+// trusted yet: Confirm verifies what actually arrived.
+func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequest) (*Upload, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	name, err := CleanFileName(req.FileName)
+	if err != nil {
+		return nil, err
+	}
+	mimeType := baseType(req.MIMEType)
+	if mimeType == "" {
+		return nil, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", req.MIMEType)
+	}
+	if req.Size <= 0 {
+		return nil, errorf(CodeInvalidRequest, "fileSize must be a positive number of bytes")
+	}
+	maxSize, ok := s.policy.Allow(mimeType)
+	if !ok {
+		return nil, &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", mimeType),
+			Details: map[string]any{"allowedTypes": s.policy.Limits().AllowedTypes}}
+	}
+	if maxSize > 0 && req.Size > maxSize {
+		return nil, tooLarge(maxSize, req.Size)
+	}
+	f, err := s.newFileRecord(scope, name, req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
+	if err != nil {
+		return nil, err
+	}
+	up := s.newTicket(scope, f.ID, 1, 0, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
+	if err := s.store.CreateUpload(ctx, f, up); err != nil {
+		return nil, wrap(err, "create upload")
+	}
+	return s.ticket(ctx, up)
+}
+
+func (s *Service) newFileRecord(scope Scope, name, title, collection string, tags []string, metadata json.RawMessage, persist *bool) (*driver.FileRecord, error) {
+	tags, err := cleanTags(tags)
+	if err != nil {
+		return nil, err
+	}
+	if len(metadata) == 0 {
+		metadata = json.RawMessage("{}")
+	}
+	var obj map[string]any
+	if len(metadata) > maxMetadataSize || json.Unmarshal(metadata, &obj) != nil || obj == nil {
+		return nil, errorf(CodeInvalidRequest, "metadata must be a JSON object of at most %d bytes", maxMetadataSize)
+	}
+	if title == "" {
+		title = titleOf(name)
+	} else if len(title) > 2*MaxFileNameBytes || strings.ContainsFunc(title, isBidiControl) {
+		return nil, errorf(CodeInvalidRequest, "title is too long or contains control characters")
+	}
+	now := s.now()
+	return &driver.FileRecord{
+		Workspace: scope.Workspace, ID: newID("file"), FileName: name, Title: title,
+		Status: StatusPending, Source: string(SourceUpload), Owner: scope.User,
+		CollectionID: collection, Tags: tags, Metadata: metadata, AccessControl: AccessPrivate,
+		Persist: persist == nil || *persist, CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+func cleanTags(tags []string) ([]string, error) {
+	if len(tags) > maxTags {
+		return nil, errorf(CodeInvalidRequest, "at most %d tags", maxTags)
+	}
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		if t == "" || seen[t] {
+			continue
+		}
+		if len(t) > maxTagBytes || strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || isBidiControl(r) }) {
+			return nil, errorf(CodeInvalidRequest, "tag %.32q is too long or contains control characters", t)
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (s *Service) newTicket(scope Scope, fileID string, version, base int, name, mimeType string, size, maxSize int64, ttl time.Duration) *driver.UploadRecord {
+	now := s.now()
+	return &driver.UploadRecord{
+		Workspace: scope.Workspace, ID: newID("upl"), FileID: fileID, Version: version, BaseVersion: base,
+		StorageKey: storageKey(scope.Workspace, fileID, version), FileName: name, MIMEType: mimeType,
+		Size: size, MaxSize: maxSize, Status: driver.UploadPending, CreatedBy: scope.User,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+}
+
+// ticket turns a stored ticket into the URL and headers a client uses.
+func (s *Service) ticket(ctx context.Context, up *driver.UploadRecord) (*Upload, error) {
+	headers := map[string]string{"Content-Type": up.MIMEType}
+	var u string
+	if s.signer != nil {
+		var err error
+		u, err = s.signer.SignedURL(ctx, up.StorageKey, &driver.SignOptions{Method: "PUT",
+			Expiry: up.ExpiresAt.Sub(s.now()), ContentType: up.MIMEType, ContentLength: up.Size})
+		if err != nil {
+			return nil, wrap(err, "sign upload url")
+		}
+	} else {
+		u = s.libraryURL(signedurl.Claims{Method: "PUT", Key: up.StorageKey, Expires: up.ExpiresAt,
+			Size: up.Size, Type: up.MIMEType, Upload: up.ID})
+	}
+	return &Upload{ID: up.FileID, UploadID: up.ID, URL: u, Method: "PUT", Headers: headers,
+		ExpiresAt: up.ExpiresAt.Truncate(time.Second), Key: up.StorageKey, FileLimits: s.policy.Limits()}, nil
+}
+
+// File returns a file's metadata.
+func (s *Service) File(ctx context.Context, scope Scope, id string) (*File, error) {
+	r, err := s.fileRecord(ctx, scope, id, rightView)
+	if err != nil {
+		return nil, err
+	}
+	return fileFromRecord(r), nil
+}
+
+// Status returns a file's processing state, with the reason of a
+// rejection or failure.
+func (s *Service) Status(ctx context.Context, scope Scope, id string) (*StatusInfo, error) {
+	r, err := s.fileRecord(ctx, scope, id, rightView)
+	if err != nil {
+		return nil, err
+	}
+	info := &StatusInfo{ID: r.ID, Status: r.Status}
+	if r.Status == StatusRejected || r.Status == StatusFailed {
+		info.Error = &StatusError{Code: Code(r.StatusCode), Message: r.StatusReason}
+	}
+	return info, nil
+}
+
+// DeleteOptions control Delete.
+type DeleteOptions struct {
+	// Purge skips any retention window. (Retention arrives with the
+	// document-management features; today every delete purges.)
+	Purge bool
+}
+
+// Delete removes a file: it is invisible at once, then its bytes and rows
+// are removed. The row is marked first and the objects removed after, so a
+// crash never leaves a visible row pointing at nothing; whatever a crash
+// leaves behind stays invisible and is swept later.
+func (s *Service) Delete(ctx context.Context, scope Scope, id string, _ *DeleteOptions) error {
+	if _, err := s.fileRecord(ctx, scope, id, rightDelete); err != nil {
+		return err
+	}
+	// Finish the state change even if the caller goes away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := s.store.MarkDeleted(ctx, scope.Workspace, id, s.now()); err != nil {
+		return wrap(err, "mark deleted")
+	}
+	return s.purge(ctx, scope.Workspace, id)
+}
+
+// purge removes a deleted file's objects and then its rows.
+func (s *Service) purge(ctx context.Context, workspace, id string) error {
+	keys, err := s.store.FileKeys(ctx, workspace, id)
+	if err != nil {
+		return wrap(err, "file keys")
+	}
+	for _, k := range keys {
+		if err := s.storage.Delete(ctx, k); err != nil && !errors.Is(err, driver.ErrNotFound) {
+			// The row stays marked deleted (invisible); a later sweep retries.
+			s.log.WarnContext(ctx, "attach: delete object failed; will be swept", "key", k, "err", err)
+			return nil
+		}
+	}
+	if err := s.store.PurgeFile(ctx, workspace, id); err != nil && !errors.Is(err, driver.ErrNotFound) {
+		s.log.WarnContext(ctx, "attach: purge rows failed; will be swept", "file", id, "err", err)
+	}
+	return nil
+}
+
+type right int
+
+const (
+	rightView right = iota
+	rightEdit
+	rightDelete
+)
+
+// fileRecord loads a file of the scope's workspace and checks the acting
+// user's right on it.
+func (s *Service) fileRecord(ctx context.Context, scope Scope, id string, need right) (*driver.FileRecord, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	if err := checkID("file", id); err != nil {
+		return nil, err
+	}
+	r, err := s.store.File(ctx, scope.Workspace, id)
+	if err != nil {
+		return nil, wrap(err, "load file")
+	}
+	if !allowed(scope, r, need) {
+		return nil, errorf(CodeForbidden, "you do not have permission to %s this file", [...]string{"view", "edit", "delete"}[need])
+	}
+	return r, nil
+}
+
+func allowed(scope Scope, r *driver.FileRecord, need right) bool {
+	if scope.Admin() || scope.User == r.Owner {
+		return true
+	}
+	list := [...][]string{r.ACL.View, r.ACL.Edit, r.ACL.Delete}[need]
+	if need == rightView && r.AccessControl == AccessPublicRead {
+		return true
+	}
+	for _, p := range list {
+		if p == "workspace" || p == "user:"+scope.User {
+			return true
+		}
+	}
+	return false
+}
+
+// checkScope validates a workspace name; workspaces become the first
+// segment of storage keys, so they are restricted to [A-Za-z0-9._-].
+func checkScope(scope Scope) error {
+	ws := scope.Workspace
+	if ws == "" || len(ws) > 64 || ws == "." || ws == ".." {
+		return errorf(CodeUnauthorized, "no workspace in scope")
+	}
+	for i := 0; i < len(ws); i++ {
+		c := ws[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return errorf(CodeUnauthorized, "invalid workspace in scope")
+		}
+	}
+	if len(scope.User) > 256 || strings.ContainsFunc(scope.User, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errorf(CodeUnauthorized, "invalid user in scope")
+	}
+	return nil
+}
+
+func newID(prefix string) string {
+	return prefix + "_" + uuid.Must(uuid.NewV7()).String()
+}
+
+// checkID validates an id's shape (prefix and UUID) before any lookup.
+func checkID(prefix, id string) error {
+	rest, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || len(rest) != 36 {
+		return errorf(CodeInvalidRequest, "%q is not a valid %s id", truncate(id, 64), prefix)
+	}
+	if _, err := uuid.Parse(rest); err != nil {
+		return errorf(CodeInvalidRequest, "%q is not a valid %s id", truncate(id, 64), prefix)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// storageKey is {workspace}/{fileID}/v{n}/{random}: library-generated, never
+// derived from a user's file name.
+func storageKey(workspace, fileID string, version int) string {
+	var b [12]byte
+	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return fmt.Sprintf("%s/%s/v%d/%s", workspace, fileID, version, hex.EncodeToString(b[:]))
+}
