@@ -1,0 +1,196 @@
+// Command server is Attachkit's example server: the REST API of API.md on
+// the embedded defaults (SQLite + local disk under ./data), with no other
+// set-up.
+//
+//	go run ./examples/server
+//
+// Environment:
+//
+//	ATTACH_ADDR      listen address (default 127.0.0.1:8080)
+//	ATTACH_DATA_DIR  where the database and files live (default ./data)
+//	ATTACH_API_KEYS  "key:workspace,..." (default "dev-key:default")
+//	ATTACH_BASE_URL  public origin for signed URLs (default http://ATTACH_ADDR)
+//	ATTACH_SECRET    URL signing secret, at least 32 bytes (default: generated
+//	                 once and kept in ATTACH_DATA_DIR/secret)
+//
+// It shuts down gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/attachkit/attachkit/attach"
+	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/httpadapter"
+	"github.com/attachkit/attachkit/meta/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the server's settings, read from the environment.
+type config struct {
+	addr    string
+	dataDir string
+	keys    map[string]string
+	baseURL string
+	secret  string
+}
+
+func loadConfig(getenv func(string) string) (*config, error) {
+	c := &config{
+		addr:    getenv("ATTACH_ADDR"),
+		dataDir: getenv("ATTACH_DATA_DIR"),
+		baseURL: strings.TrimRight(getenv("ATTACH_BASE_URL"), "/"),
+		secret:  getenv("ATTACH_SECRET"),
+		keys:    map[string]string{},
+	}
+	if c.addr == "" {
+		c.addr = "127.0.0.1:8080"
+	}
+	if c.dataDir == "" {
+		c.dataDir = "data"
+	}
+	keys := getenv("ATTACH_API_KEYS")
+	if keys == "" {
+		keys = "dev-key:default"
+	}
+	for _, pair := range strings.Split(keys, ",") {
+		k, ws, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || k == "" || ws == "" {
+			return nil, fmt.Errorf("ATTACH_API_KEYS: %q is not key:workspace", pair)
+		}
+		c.keys[k] = ws
+	}
+	if c.secret != "" && len(c.secret) < 32 {
+		return nil, errors.New("ATTACH_SECRET must be at least 32 bytes")
+	}
+	return c, nil
+}
+
+// secret returns the signing secret: the configured one, or one generated
+// on first start and kept in the data directory.
+func (c *config) signingSecret() ([]byte, error) {
+	if c.secret != "" {
+		return []byte(c.secret), nil
+	}
+	path := filepath.Join(c.dataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	s := []byte(hex.EncodeToString(b))
+	if err := os.WriteFile(path, s, 0o600); err != nil {
+		return nil, fmt.Errorf("keep signing secret: %w", err)
+	}
+	return s, nil
+}
+
+// run serves until ctx is done. If ready is non-nil it receives the bound
+// address once the server accepts connections.
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
+		return err
+	}
+	secret, err := cfg.signingSecret()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	if cfg.baseURL == "" {
+		cfg.baseURL = "http://" + addr
+	}
+
+	storage, err := blob.OpenDir(filepath.Join(cfg.dataDir, "files"), nil)
+	if err != nil {
+		return err
+	}
+	defer storage.Close()
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.dataDir, "attach.db"), nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logger := slog.New(slog.NewTextHandler(out, nil))
+	svc, err := attach.New(storage, store, &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: secret}},
+		BaseURL:     cfg.baseURL + "/v1/blob",
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	api, err := httpadapter.New(svc, &httpadapter.Options{
+		Prefix:       "/v1",
+		Authenticate: httpadapter.BearerKeys(cfg.keys),
+		Logger:       logger,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api)
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	keys := make([]string, 0, len(cfg.keys))
+	for k, ws := range cfg.keys {
+		keys = append(keys, k+" (workspace "+ws+")")
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  data: %s\n  API keys: %s\n",
+		cfg.baseURL, cfg.dataDir, strings.Join(keys, ", "))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(out, "shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+// Package httpadapter mounts Attachkit's REST API (API.md) into any
+// net/http server.
+//
+// # Mounting
+//
+//	h, err := httpadapter.New(svc, &httpadapter.Options{
+//		Prefix:       "/v1",
+//		Authenticate: httpadapter.BearerKeys(map[string]string{"dev-key": "default"}),
+//	})
+//	mux.Handle("/v1/", h)
+//
+// The attach.Service's Options.BaseURL must point at the blob endpoints
+// of the mounted handler: "<public origin>/v1/blob" for the example above.
+//
+// # Routes
+//
+// Authenticated: POST /files/upload-url, POST /files/{id}/confirm, GET
+// /files/{id}/status, GET /files/{id}, GET /files/{id}/download, GET
+// /files/{id}/content (302), DELETE /files/{id}. Anonymous: PUT and GET
+// /blob/{key} (library-signed URLs; the signature is the credential), GET
+// /healthz and GET /openapi.yaml (the document in OpenAPI).
+//
+// # Errors
+//
+// Every error is {"error": {"code", "message", "details"}} with one HTTP
+// status per code, from a single table. Internal errors are logged and
+// answered with a generic message.
+//
+// # Serving bytes
+//
+// Bytes are served with Content-Disposition: attachment unless the URL was
+// signed inline for a safe type, X-Content-Type-Options: nosniff, a
+// sandboxing Content-Security-Policy, a strong ETag and Range support built
+// on http.ServeContent, with a cap on the number of ranges and
+// unsatisfiable ranges (including "bytes=-0") answered 416.
+package httpadapter
