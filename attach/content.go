@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/attachkit/attachkit/driver"
@@ -87,7 +89,9 @@ func escapeKey(key string) string {
 
 // Content is a readable, seekable stream of one version's bytes, with what
 // a server needs to serve it. Reads go to storage lazily from the current
-// offset, so memory does not grow with the file and seeking is free.
+// offset, so memory does not grow with the file and seeking is free. Read,
+// Seek and Close may be called from different goroutines (http.ServeContent
+// reads multi-range responses in its own goroutine).
 type Content struct {
 	FileID             string
 	Version            int
@@ -103,8 +107,11 @@ type Content struct {
 	ctx     context.Context
 	storage driver.Storage
 	key     string
-	off     int64
-	r       io.ReadCloser
+
+	mu     sync.Mutex
+	off    int64
+	r      io.ReadCloser
+	closed bool
 }
 
 // ETag is a strong entity tag derived from the content digest.
@@ -118,6 +125,11 @@ func (c *Content) ETag() string {
 
 // Read implements io.Reader.
 func (c *Content) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, os.ErrClosed
+	}
 	if c.off >= c.Size {
 		return 0, io.EOF
 	}
@@ -135,6 +147,8 @@ func (c *Content) Read(p []byte) (int, error) {
 
 // Seek implements io.Seeker.
 func (c *Content) Seek(offset int64, whence int) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var abs int64
 	switch whence {
 	case io.SeekStart:
@@ -159,6 +173,9 @@ func (c *Content) Seek(offset int64, whence int) (int64, error) {
 
 // Close releases the underlying reader.
 func (c *Content) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	if c.r != nil {
 		err := c.r.Close()
 		c.r = nil
@@ -228,8 +245,10 @@ func (s *Service) verifyURL(method, key string, q url.Values) (signedurl.Claims,
 // URL binds the key, ticket, exact size and type: a body of another type is
 // refused before reading, a longer body is refused while streaming
 // (CodePayloadTooLarge) and a shorter one at its end, in both cases with
-// nothing stored and the ticket still usable. The SHA-256 digest is
-// computed while writing, so confirm need not read the object again.
+// nothing stored and the ticket still usable. A ticket accepts its bytes
+// once: a PUT after a stored one is CodeConflict and changes nothing. The
+// SHA-256 digest is computed while writing, so confirm need not read the
+// object again.
 // contentLength is the request's declared length, or -1 when unknown.
 func (s *Service) WriteSigned(ctx context.Context, key string, q url.Values, contentType string, contentLength int64, body io.Reader) error {
 	c, err := s.verifyURL("PUT", key, q)

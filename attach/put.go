@@ -34,11 +34,13 @@ type written struct {
 // writeObject streams r into a new object at key, computing SHA-256 and MD5
 // on the way. More than limit bytes aborts the write (errTooLong); with
 // exact, fewer than limit bytes aborts it too (errTooShort). An aborted
-// write stores nothing.
+// write stores nothing. The write is create-only: keys are never reused,
+// so an existing object means the ticket already received its bytes, and
+// they are never replaced (a confirm may be verifying them).
 func (s *Service) writeObject(ctx context.Context, key, contentType string, limit int64, exact bool, r io.Reader) (*written, error) {
 	wctx, abort := context.WithCancel(ctx)
 	defer abort()
-	w, err := s.storage.NewWriter(wctx, key, &driver.WriterOptions{ContentType: contentType, Size: limit})
+	w, err := s.storage.NewWriter(wctx, key, &driver.WriterOptions{ContentType: contentType, Size: limit, IfNotExist: true})
 	if err != nil {
 		return nil, wrap(err, "open writer")
 	}
@@ -56,6 +58,9 @@ func (s *Service) writeObject(ctx context.Context, key, contentType string, limi
 		return nil, err
 	}
 	if err := w.Close(); err != nil {
+		if errors.Is(err, driver.ErrExists) {
+			return nil, errorf(CodeConflict, "bytes were already uploaded for this ticket: confirm it, or request a new upload URL")
+		}
 		return nil, wrap(err, "store object")
 	}
 	return &written{size: n, digest: "sha256:" + hex.EncodeToString(sha.Sum(nil)), md5: sum.Sum(nil)}, nil

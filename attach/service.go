@@ -208,7 +208,7 @@ func (s *Service) newFileRecord(scope Scope, name, title, collection string, tag
 	if err != nil {
 		return nil, err
 	}
-	if len(metadata) == 0 {
+	if len(metadata) == 0 || string(metadata) == "null" {
 		metadata = json.RawMessage("{}")
 	}
 	var obj map[string]any

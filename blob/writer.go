@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,9 +42,10 @@ func (s *Storage) NewWriter(ctx context.Context, key string, opts *driver.Writer
 
 	// wctx lets Close abort the write when the final fsync fails.
 	wctx, cancel := context.WithCancel(ctx)
-	w := &writer{s: s, ctx: ctx, cancel: cancel, key: key}
+	w := &writer{s: s, ctx: ctx, cancel: cancel, key: key, ifNotExist: o.IfNotExist}
 	gw, err := s.bucket.NewWriter(wctx, key, &gcblob.WriterOptions{
 		ContentType: o.ContentType,
+		IfNotExist:  o.IfNotExist,
 		// Record what the caller declared (empty means unknown) and make
 		// gocloud open the driver writer now, so that BeforeWrite runs
 		// before any byte is written.
@@ -74,6 +76,9 @@ type writer struct {
 	w      *gcblob.Writer
 	tmp    *os.File // fileblob's temporary file, on local disk only
 	closed bool
+	// ifNotExist: the commit fails with driver.ErrExists over an existing
+	// object (gocloud reports FailedPrecondition).
+	ifNotExist bool
 }
 
 // Write writes p, failing fast once ctx is done.
@@ -110,7 +115,11 @@ func (w *writer) Close() error {
 	}
 	defer w.s.disk.lock(w.key)()
 	if err := w.w.Close(); err != nil {
-		return w.s.wrap(w.ctx, opWrite, w.key, err)
+		err = w.s.wrap(w.ctx, opWrite, w.key, err)
+		if w.ifNotExist && errors.Is(err, driver.ErrPrecondition) {
+			return fmt.Errorf("blob: write %s: %w", quoteKey(w.key), driver.ErrExists)
+		}
+		return err
 	}
 	if w.tmp != nil {
 		if err := syncCommitted(w.tmp.Name()); err != nil {

@@ -71,6 +71,11 @@ type WriterOptions struct {
 	// Size, when positive, is the exact number of bytes the caller will
 	// write; storages may use it as a hint. It is not enforced here.
 	Size int64
+	// IfNotExist makes the write create the object only if none exists at
+	// key when it commits: otherwise Close returns an error matching
+	// ErrExists and the existing object is untouched. Of concurrent
+	// IfNotExist writers of one key at most one succeeds.
+	IfNotExist bool
 }
 
 // ObjectInfo is one entry of a listing.

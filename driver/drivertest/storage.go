@@ -44,6 +44,7 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) driver.Storage)
 		{"ListObjectInfo", testListObjectInfo},
 		{"ListStopsOnError", testListStopsOnError},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"IfNotExist", testIfNotExist},
 		{"LargeObject", testLargeObject},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -169,4 +170,48 @@ func readErr(ctx context.Context, s driver.Storage, key string) ([]byte, error) 
 	}
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// testIfNotExist checks create-only writes: refused over an existing
+// object (which stays intact), and one winner among concurrent creators.
+func testIfNotExist(t *testing.T, s driver.Storage) {
+	ctx := t.Context()
+	create := func(key string, data []byte) error {
+		w, err := s.NewWriter(ctx, key, &driver.WriterOptions{IfNotExist: true})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(data); err != nil {
+			_ = w.Close()
+			return err
+		}
+		return w.Close()
+	}
+	require.NoError(t, create("once/a", []byte("first")))
+	err := create("once/a", []byte("second"))
+	assert.True(t, errors.Is(err, driver.ErrExists), "got %v", err)
+	assert.Equal(t, []byte("first"), read(t, s, "once/a"))
+
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = create("once/b", bytes.Repeat([]byte{byte('a' + i)}, 4096))
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		if err == nil {
+			assert.Equal(t, -1, won, "two create-only writers both succeeded")
+			won = i
+			continue
+		}
+		assert.True(t, errors.Is(err, driver.ErrExists), "writer %d: %v", i, err)
+	}
+	require.NotEqual(t, -1, won, "one create-only writer must succeed")
+	assert.Equal(t, bytes.Repeat([]byte{byte('a' + won)}, 4096), read(t, s, "once/b"))
 }

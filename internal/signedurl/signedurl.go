@@ -129,7 +129,7 @@ func (s *Signer) Verify(method, key string, q url.Values, now time.Time) (Claims
 	if len(key) > maxParam {
 		return Claims{}, ErrInvalid
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(q.Get("sig"))
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(q.Get("sig"))
 	if err != nil || len(sig) != sha256.Size {
 		return Claims{}, ErrInvalid
 	}
