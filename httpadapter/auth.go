@@ -24,9 +24,9 @@ func BearerKeys(keys map[string]string) func(*http.Request) (attach.Scope, error
 		entries = append(entries, entry{k, ws})
 	}
 	return func(r *http.Request) (attach.Scope, error) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 		tok = strings.TrimSpace(tok)
-		if !ok || tok == "" {
+		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 			return attach.Scope{}, errors.New("no bearer token")
 		}
 		ws := ""

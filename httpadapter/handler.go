@@ -126,25 +126,29 @@ func (h *Handler) routes() {
 	h.mux = m
 }
 
-// decodeJSON reads a bounded JSON body into v.
+// decodeJSON reads a bounded JSON body into v. The body must be exactly
+// one JSON value (white space around it aside), and all of it counts
+// against the bound.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body := http.MaxBytesReader(w, r.Body, h.opts.MaxJSONBody)
 	dec := json.NewDecoder(body)
+	var tooBig *http.MaxBytesError
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &tooBig):
 			return apiError(attach.CodePayloadTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
 		case errors.As(err, &typ):
 			return apiError(attach.CodeInvalidRequest, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type))
-		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			return apiError(attach.CodeInvalidRequest, "request body is not valid JSON")
 		}
 		return apiError(attach.CodeInvalidRequest, "request body is not valid JSON")
 	}
-	if dec.More() {
+	// Not dec.More: it reports false for a stray "}" or "]", and it stops
+	// reading at the first byte, so trailing white space escaped the bound.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if errors.As(err, &tooBig) {
+			return apiError(attach.CodePayloadTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
+		}
 		return apiError(attach.CodeInvalidRequest, "request body has data after the JSON value")
 	}
 	return nil

@@ -64,6 +64,8 @@ func (h *Handler) serveContent(w http.ResponseWriter, r *http.Request, c *attach
 			return
 		case n > h.opts.MaxRanges:
 			r.Header.Del("Range") // too many ranges: serve it whole
+		default:
+			r.Header.Set("Range", withoutEmptySuffixes(rh))
 		}
 	}
 	http.ServeContent(w, r, "", c.ModTime, c)
@@ -102,7 +104,7 @@ func checkRanges(h string, size int64) (n int, satisfiable bool, ok bool) {
 		return 0, false, false
 	}
 	for _, part := range strings.Split(spec, ",") {
-		part = strings.TrimSpace(part)
+		part = trimOWS(part)
 		if part == "" {
 			continue
 		}
@@ -111,7 +113,7 @@ func checkRanges(h string, size int64) (n int, satisfiable bool, ok bool) {
 		if !dash {
 			return n, false, false
 		}
-		first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+		first, last = trimOWS(first), trimOWS(last)
 		if first == "" { // suffix range: the last N bytes
 			sfx, err := strconv.ParseInt(last, 10, 64)
 			if err != nil || sfx < 0 {
@@ -137,4 +139,33 @@ func checkRanges(h string, size int64) (n int, satisfiable bool, ok bool) {
 		}
 	}
 	return n, satisfiable, n > 0
+}
+
+// trimOWS trims HTTP optional white space (RFC 9110 §5.6.3: spaces and
+// tabs; http.ServeContent trims no more); strings.TrimSpace would
+// also trim Unicode spaces, letting through specs ServeContent then
+// refuses with its own plain-text 416.
+func trimOWS(s string) string { return strings.Trim(s, " \t") }
+
+// withoutEmptySuffixes returns h without its zero-length suffix specs
+// ("-0"), which select no byte: http.ServeContent would serve each as an
+// empty part with an invalid Content-Range ("bytes 1000-999/1000"). h must
+// have passed checkRanges.
+func withoutEmptySuffixes(h string) string {
+	spec, _ := strings.CutPrefix(h, "bytes=")
+	parts := strings.Split(spec, ",")
+	kept := parts[:0]
+	for _, part := range parts {
+		first, last, _ := strings.Cut(part, "-")
+		if trimOWS(first) == "" {
+			if n, err := strconv.ParseInt(trimOWS(last), 10, 64); err == nil && n == 0 {
+				continue
+			}
+		}
+		kept = append(kept, part)
+	}
+	if len(kept) == len(parts) {
+		return h
+	}
+	return "bytes=" + strings.Join(kept, ",")
 }
