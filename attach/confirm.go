@@ -191,8 +191,7 @@ func (s *Service) checkType(declared string, head []byte) (string, error) {
 		}
 	}
 	if _, ok := s.policy.Allow(effective); !ok {
-		return "", &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", effective),
-			Details: map[string]any{"allowedTypes": s.policy.Limits().AllowedTypes}}
+		return "", s.typeNotAllowed(effective)
 	}
 	return effective, nil
 }

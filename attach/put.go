@@ -103,8 +103,7 @@ func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Rea
 	if err != nil {
 		return nil, err
 	}
-	limits := s.policy.Limits()
-	maxSize := limits.MaxSize
+	maxSize := s.policy.Limits().MaxSize
 	mimeType := ""
 	if req.MIMEType != "" {
 		if mimeType = baseType(req.MIMEType); mimeType == "" {
@@ -112,23 +111,16 @@ func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Rea
 		}
 		var ok bool
 		if maxSize, ok = s.policy.Allow(mimeType); !ok {
-			return nil, &Error{Code: CodeInvalidFileType, Message: "type " + mimeType + " is not allowed",
-				Details: map[string]any{"allowedTypes": limits.AllowedTypes}}
+			return nil, s.typeNotAllowed(mimeType)
 		}
 	}
 	if req.Size == 0 || req.Size < -1 {
 		return nil, errorf(CodeInvalidRequest, "size must be positive, or -1 when unknown")
 	}
-	if maxSize > 0 && req.Size > maxSize {
-		return nil, tooLarge(maxSize, req.Size)
-	}
-	f, err := s.newFileRecord(scope, name, req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
+	f, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize,
+		req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
 	if err != nil {
 		return nil, err
-	}
-	up := s.newTicket(scope, f.ID, 1, 0, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
-	if err := s.store.CreateUpload(ctx, f, up); err != nil {
-		return nil, wrap(err, "create upload")
 	}
 	limit, exact := req.Size, true
 	if req.Size < 0 {

@@ -186,21 +186,37 @@ func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequ
 	}
 	maxSize, ok := s.policy.Allow(mimeType)
 	if !ok {
-		return nil, &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", mimeType),
-			Details: map[string]any{"allowedTypes": s.policy.Limits().AllowedTypes}}
+		return nil, s.typeNotAllowed(mimeType)
 	}
-	if maxSize > 0 && req.Size > maxSize {
-		return nil, tooLarge(maxSize, req.Size)
-	}
-	f, err := s.newFileRecord(scope, name, req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
+	_, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize,
+		req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
 	if err != nil {
 		return nil, err
 	}
-	up := s.newTicket(scope, f.ID, 1, 0, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
-	if err := s.store.CreateUpload(ctx, f, up); err != nil {
-		return nil, wrap(err, "create upload")
-	}
 	return s.ticket(ctx, up)
+}
+
+func (s *Service) typeNotAllowed(mimeType string) *Error {
+	return &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", mimeType),
+		Details: map[string]any{"allowedTypes": s.policy.Limits().AllowedTypes}}
+}
+
+// createPending checks a declared size against its limit, then records a
+// new pending file and its first ticket; no URL exists before this row.
+func (s *Service) createPending(ctx context.Context, scope Scope, name, mimeType string, size, maxSize int64,
+	title, collection string, tags []string, metadata json.RawMessage, persist *bool) (*driver.FileRecord, *driver.UploadRecord, error) {
+	if maxSize > 0 && size > maxSize {
+		return nil, nil, tooLarge(maxSize, size)
+	}
+	f, err := s.newFileRecord(scope, name, title, collection, tags, metadata, persist)
+	if err != nil {
+		return nil, nil, err
+	}
+	up := s.newTicket(scope, f.ID, 1, 0, name, mimeType, size, maxSize, s.opts.UploadExpiry)
+	if err := s.store.CreateUpload(ctx, f, up); err != nil {
+		return nil, nil, wrap(err, "create upload")
+	}
+	return f, up, nil
 }
 
 func (s *Service) newFileRecord(scope Scope, name, title, collection string, tags []string, metadata json.RawMessage, persist *bool) (*driver.FileRecord, error) {

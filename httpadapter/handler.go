@@ -182,38 +182,22 @@ func (h *Handler) uploadURL(w http.ResponseWriter, r *http.Request, scope attach
 		FileName: *req.FileName, MIMEType: *req.MIMEType, Size: *req.FileSize, Title: req.Title,
 		Persist: req.Persist, CollectionID: req.CollectionID, Tags: req.Tags, Metadata: req.Metadata,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, up)
-	return nil
+	return reply(w, http.StatusCreated, up, err)
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
-	f, err := h.svc.Confirm(r.Context(), scope, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	v, err := h.svc.Confirm(r.Context(), scope, r.PathValue("id"))
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
-	st, err := h.svc.Status(r.Context(), scope, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	v, err := h.svc.Status(r.Context(), scope, r.PathValue("id"))
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (h *Handler) file(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
-	f, err := h.svc.File(r.Context(), scope, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, f)
-	return nil
+	v, err := h.svc.File(r.Context(), scope, r.PathValue("id"))
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (h *Handler) deleteFile(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
@@ -253,11 +237,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request, scope attach.
 		return err
 	}
 	u, err := h.svc.DownloadURL(r.Context(), scope, r.PathValue("id"), opts)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, u)
-	return nil
+	return reply(w, http.StatusOK, u, err)
 }
 
 func (h *Handler) content(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
@@ -281,6 +261,15 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// reply writes v as JSON with status, unless the call that made it failed.
+func reply[T any](w http.ResponseWriter, status int, v T, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
 	return nil
 }
 
