@@ -70,6 +70,7 @@ type Service struct {
 	opts    Options
 	policy  Policy
 	log     *slog.Logger
+	owned   bool // Close closes storage and store (Open)
 }
 
 // New returns a Service over storage and store. It does not take ownership

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/attachkit/attachkit/driver"
 )
 
 // scheme is one kind of URL that Open understands.
@@ -20,6 +22,17 @@ func schemes() []scheme {
 	return []scheme{
 		{name: "file", open: openFileURL},
 		{name: "mem", open: openMemURL},
+	}
+}
+
+// init makes every scheme of this package available to driver.OpenStorage
+// (and so to attach.Open), as database/sql drivers register themselves.
+func init() {
+	for _, sc := range schemes() {
+		open := sc.open
+		driver.RegisterStorage(sc.name, func(ctx context.Context, u *url.URL) (driver.Storage, error) {
+			return open(ctx, u, nil)
+		})
 	}
 }
 
