@@ -81,6 +81,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
+// authed registers a route that runs with the caller's scope; anon one
+// that needs no credentials (signed URLs, health, documents).
+type (
+	authed func(pattern string, fn func(http.ResponseWriter, *http.Request, attach.Scope) error)
+	anon   func(pattern string, fn func(http.ResponseWriter, *http.Request) error)
+)
+
 func (h *Handler) routes() {
 	p := h.opts.Prefix
 	m := http.NewServeMux()
@@ -101,7 +108,7 @@ func (h *Handler) routes() {
 			}
 		})
 	}
-	anon := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
+	public := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 		method, path, _ := strings.Cut(pattern, " ")
 		m.HandleFunc(method+" "+p+path, func(w http.ResponseWriter, r *http.Request) {
 			if err := fn(w, r); err != nil {
@@ -109,6 +116,17 @@ func (h *Handler) routes() {
 			}
 		})
 	}
+	h.lifecycleRoutes(auth, public)
+	h.documentRoutes(auth, public)
+	h.directRoutes(auth, public)
+	m.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, apiError(attach.CodeNotFound, "no such route"))
+	})
+	h.mux = m
+}
+
+// lifecycleRoutes: presign, signed blob endpoints, confirm, reads, delete.
+func (h *Handler) lifecycleRoutes(auth authed, public anon) {
 	auth("POST /files/upload-url", h.uploadURL)
 	auth("POST /files/{id}/confirm", h.confirm)
 	auth("GET /files/{id}/status", h.status)
@@ -116,14 +134,10 @@ func (h *Handler) routes() {
 	auth("DELETE /files/{id}", h.deleteFile)
 	auth("GET /files/{id}/download", h.download)
 	auth("GET /files/{id}/content", h.content)
-	anon("PUT /blob/{key...}", h.putBlob)
-	anon("GET /blob/{key...}", h.getBlob)
-	anon("GET /healthz", h.healthz)
-	anon("GET /openapi.yaml", h.openapi)
-	m.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, apiError(attach.CodeNotFound, "no such route"))
-	})
-	h.mux = m
+	public("PUT /blob/{key...}", h.putBlob)
+	public("GET /blob/{key...}", h.getBlob)
+	public("GET /healthz", h.healthz)
+	public("GET /openapi.yaml", h.openapi)
 }
 
 // decodeJSON reads a bounded JSON body into v. The body must be exactly

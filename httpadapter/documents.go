@@ -1,0 +1,4 @@
+package httpadapter
+
+// documentRoutes: listing, metadata edits, versions, bulk download URLs.
+func (h *Handler) documentRoutes(auth authed, public anon) {}
