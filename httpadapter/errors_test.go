@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -299,13 +298,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	assert.Equal(t, OpenAPI, r.Body)
 	require.True(t, strings.HasPrefix(string(r.Body), "openapi: 3."))
 
-	src, err := os.ReadFile("handler.go")
-	require.NoError(t, err)
 	var code []string
-	for _, m := range regexp.MustCompile(`(?m)^\s*(?:auth|anon)\("([A-Z]+) ([^"]+)"`).FindAllStringSubmatch(string(src), -1) {
-		code = append(code, m[1]+" "+strings.ReplaceAll(m[2], "...}", "}"))
+	for _, rt := range e.api.Routes() {
+		code = append(code, rt.Method+" "+rt.Path)
 	}
-	require.NotEmpty(t, code, "no routes found in handler.go")
+	require.NotEmpty(t, code, "no routes registered")
 
 	doc := openAPIOperations(t, string(r.Body))
 	slices.Sort(code)

@@ -38,11 +38,22 @@ type Options struct {
 
 // Handler serves the REST routes of API.md for one attach.Service.
 type Handler struct {
-	svc  *attach.Service
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	svc    *attach.Service
+	opts   Options
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []Route
 }
+
+// Route is one registered route, relative to the prefix.
+type Route struct {
+	Method    string
+	Path      string // with {name} wildcards, e.g. "/files/{id}"
+	Anonymous bool   // no credentials needed (signed URLs, health, documents)
+}
+
+// Routes lists the routes the Handler serves, in registration order.
+func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
 
 // New returns a Handler for svc. Mount it at its prefix:
 //
@@ -72,7 +83,7 @@ func New(svc *attach.Service, opts *Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.routes()
+	h.register()
 	return h, nil
 }
 
@@ -88,11 +99,12 @@ type (
 	anon   func(pattern string, fn func(http.ResponseWriter, *http.Request) error)
 )
 
-func (h *Handler) routes() {
+func (h *Handler) register() {
 	p := h.opts.Prefix
 	m := http.NewServeMux()
 	auth := func(pattern string, fn func(http.ResponseWriter, *http.Request, attach.Scope) error) {
 		method, path, _ := strings.Cut(pattern, " ")
+		h.routes = append(h.routes, Route{Method: method, Path: strings.ReplaceAll(path, "...}", "}")})
 		m.HandleFunc(method+" "+p+path, func(w http.ResponseWriter, r *http.Request) {
 			scope, err := h.opts.Authenticate(r)
 			if err != nil {
@@ -110,6 +122,7 @@ func (h *Handler) routes() {
 	}
 	public := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 		method, path, _ := strings.Cut(pattern, " ")
+		h.routes = append(h.routes, Route{Method: method, Path: strings.ReplaceAll(path, "...}", "}"), Anonymous: true})
 		m.HandleFunc(method+" "+p+path, func(w http.ResponseWriter, r *http.Request) {
 			if err := fn(w, r); err != nil {
 				h.writeError(w, r, err)

@@ -40,6 +40,7 @@ const (
 // env is a real stack: local-disk storage, a SQLite file, an attach.Service
 // and the adapter mounted at /v1 on an httptest.Server.
 type env struct {
+	api     *Handler
 	srv     *httptest.Server
 	svc     *attach.Service
 	storage *blob.Storage
@@ -91,6 +92,7 @@ func newEnv(t *testing.T, o *envOptions) *env {
 	e.svc = e.service(t, 0)
 	h, err := New(e.svc, &Options{Prefix: "/v1", Authenticate: BearerKeys(map[string]string{keyA: wsA, keyB: "ws-b"})})
 	require.NoError(t, err)
+	e.api = h
 	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := e.onRequest.Load(); f != nil {
 			(*f)(r)
