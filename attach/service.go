@@ -33,13 +33,13 @@ type Options struct {
 	Policy *Policy
 
 	// SigningKeys sign the URLs the library issues itself; the first signs,
-	// all verify (for rotation). Required unless the storage implements
-	// driver.Signer.
+	// all verify (for rotation). Required unless the storage signs URLs
+	// natively (S3, Azure; see driver.Signer).
 	SigningKeys []SigningKey
 
 	// BaseURL is the absolute URL under which httpadapter serves the
 	// library-signed blob endpoints, e.g. "https://api.example.com/v1/blob".
-	// Required unless the storage implements driver.Signer.
+	// Required unless the storage signs URLs natively.
 	BaseURL string
 
 	// UploadExpiry is how long an upload ticket accepts bytes. Default 15m.
@@ -100,7 +100,9 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.signer, _ = storage.(driver.Signer)
+	if sg, ok := storage.(driver.Signer); ok && canSign(sg) {
+		s.signer = sg
+	}
 	if len(o.SigningKeys) > 0 {
 		keys := make([]signedurl.Key, len(o.SigningKeys))
 		for i, k := range o.SigningKeys {
@@ -122,6 +124,17 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 		o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	}
 	return s, nil
+}
+
+// canSign asks a Signer for a throwaway URL: signing is a local
+// computation, and a storage that cannot sign (memory, local disk, an
+// emulator without credentials) answers driver.ErrUnimplemented, so the
+// library signs its URLs instead.
+func canSign(sg driver.Signer) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := sg.SignedURL(ctx, "attachkit-probe", &driver.SignOptions{Method: "GET", Expiry: time.Minute})
+	return !errors.Is(err, driver.ErrUnimplemented)
 }
 
 func defaultDuration(d *time.Duration, def time.Duration) {

@@ -3,6 +3,7 @@ package attach_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -262,15 +263,28 @@ func TestConfirmTrustsDigestComputedWhileWriting(t *testing.T) {
 	sum := sha256.Sum256(body)
 	assert.Equal(t, "sha256:"+hex.EncodeToString(sum[:]), f.Digest)
 
-	// Bytes that did not flow through the library are hashed in full.
+	// Bytes sent straight to storage (as to an object store's presigned
+	// URL) take the storage's own MD5: still no full read.
 	up2, err := e.svc.RequestUpload(ctx, wsA, attach.UploadRequest{FileName: "big.pdf", MIMEType: "application/pdf", Size: int64(len(body))})
 	require.NoError(t, err)
 	writeDirect(t, e.storage, up2.Key, body)
 	e.storage.read.Store(0)
 	f2, err := e.svc.Confirm(ctx, wsA, up2.ID)
 	require.NoError(t, err)
+	assert.LessOrEqual(t, e.storage.read.Load(), int64(3072))
+	md := md5.Sum(body)
+	assert.Equal(t, "md5:"+hex.EncodeToString(md[:]), f2.Digest)
+
+	// A storage that knows no MD5 is hashed in full.
+	up3, err := e.svc.RequestUpload(ctx, wsA, attach.UploadRequest{FileName: "big.pdf", MIMEType: "application/pdf", Size: int64(len(body))})
+	require.NoError(t, err)
+	writeDirect(t, e.storage, up3.Key, body)
+	e.storage.noMD5.Store(true)
+	e.storage.read.Store(0)
+	f3, err := e.svc.Confirm(ctx, wsA, up3.ID)
+	require.NoError(t, err)
 	assert.GreaterOrEqual(t, e.storage.read.Load(), int64(len(body)))
-	assert.Equal(t, f.Digest, f2.Digest)
+	assert.Equal(t, f.Digest, f3.Digest)
 }
 
 func TestWriteSignedBounds(t *testing.T) {
