@@ -12,6 +12,10 @@
 //	ATTACH_BASE_URL  public origin for signed URLs (default http://ATTACH_ADDR)
 //	ATTACH_SECRET    URL signing secret, at least 32 bytes (default: generated
 //	                 once and kept in ATTACH_DATA_DIR/secret)
+//	ATTACH_STORAGE_URL  where bytes live (default file://ATTACH_DATA_DIR/files);
+//	                    also mem://, s3://bucket?region=..., gs://bucket, azblob://container
+//	ATTACH_META_URL     where metadata lives (default sqlite://ATTACH_DATA_DIR/attach.db);
+//	                    also postgres://user@host/db
 //
 // It shuts down gracefully on SIGINT or SIGTERM.
 package main
@@ -26,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,9 +40,9 @@ import (
 	"time"
 
 	"github.com/attachkit/attachkit/attach"
-	"github.com/attachkit/attachkit/blob"
+	_ "github.com/attachkit/attachkit/blob" // file, mem, s3, gs, azblob storage URLs
 	"github.com/attachkit/attachkit/httpadapter"
-	"github.com/attachkit/attachkit/meta/sqlite"
+	_ "github.com/attachkit/attachkit/meta/sqlite" // sqlite metadata URLs
 )
 
 func main() {
@@ -51,11 +56,13 @@ func main() {
 
 // config is the server's settings, read from the environment.
 type config struct {
-	addr    string
-	dataDir string
-	keys    map[string]string
-	baseURL string
-	secret  string
+	addr       string
+	dataDir    string
+	keys       map[string]string
+	baseURL    string
+	secret     string
+	storageURL string
+	metaURL    string
 }
 
 func loadConfig(getenv func(string) string) (*config, error) {
@@ -65,6 +72,9 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		baseURL: strings.TrimRight(getenv("ATTACH_BASE_URL"), "/"),
 		secret:  getenv("ATTACH_SECRET"),
 		keys:    map[string]string{},
+
+		storageURL: getenv("ATTACH_STORAGE_URL"),
+		metaURL:    getenv("ATTACH_META_URL"),
 	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"
@@ -133,18 +143,20 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		cfg.baseURL = "http://" + addr
 	}
 
-	storage, err := blob.OpenDir(filepath.Join(cfg.dataDir, "files"), nil)
-	if err != nil {
-		return err
+	if cfg.storageURL == "" || cfg.metaURL == "" {
+		abs, err := filepath.Abs(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		if cfg.storageURL == "" {
+			cfg.storageURL = "file://" + filepath.ToSlash(filepath.Join(abs, "files"))
+		}
+		if cfg.metaURL == "" {
+			cfg.metaURL = "sqlite://" + filepath.ToSlash(filepath.Join(abs, "attach.db"))
+		}
 	}
-	defer storage.Close()
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.dataDir, "attach.db"), nil)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	logger := slog.New(slog.NewTextHandler(out, nil))
-	svc, err := attach.New(storage, store, &attach.Options{
+	svc, err := attach.Open(ctx, cfg.storageURL, cfg.metaURL, &attach.Options{
 		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: secret}},
 		BaseURL:     cfg.baseURL + "/v1/blob",
 		Logger:      logger,
@@ -152,6 +164,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	api, err := httpadapter.New(svc, &httpadapter.Options{
 		Prefix:       "/v1",
 		Authenticate: httpadapter.BearerKeys(cfg.keys),
@@ -170,8 +183,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		keys = append(keys, k+" (workspace "+ws+")")
 	}
 	sort.Strings(keys)
-	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  data: %s\n  API keys: %s\n",
-		cfg.baseURL, cfg.dataDir, strings.Join(keys, ", "))
+	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  storage: %s\n  metadata: %s\n  API keys: %s\n",
+		cfg.baseURL, redact(cfg.storageURL), redact(cfg.metaURL), strings.Join(keys, ", "))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -193,4 +206,16 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	return nil
+}
+
+// redact hides a URL's password before it is printed.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }
