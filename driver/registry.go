@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -88,13 +89,19 @@ func OpenMetaStore(ctx context.Context, rawURL string) (MetaStore, error) {
 	return open(ctx, u)
 }
 
+// parseURL parses a backend URL. Its errors never repeat the URL, which
+// may carry a password.
 func parseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // url.Error repeats the whole URL
+		}
+		return nil, fmt.Errorf("%w: malformed URL: %v", ErrInvalidArgument, err)
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("%w: %q has no scheme (want e.g. file:///var/lib/app/files)", ErrInvalidArgument, rawURL)
+		return nil, fmt.Errorf("%w: the URL has no scheme (want e.g. file:///var/lib/app/files)", ErrInvalidArgument)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	return u, nil
