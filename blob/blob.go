@@ -1,26 +1,91 @@
 // Package blob implements driver.Storage over gocloud.dev/blob, so that
-// Attachkit stores object bytes in memory, on local disk, or (in later
-// releases) in S3, Google Cloud Storage and Azure Blob Storage through one
-// portable type.
+// Attachkit stores object bytes in memory, on local disk, in S3 (or an
+// S3-compatible service such as MinIO), in Google Cloud Storage or in Azure
+// Blob Storage through one portable type.
 //
 // Typed constructors are the primary API:
 //
 //	s := blob.NewMemory()                             // tests, demos
 //	s, err := blob.OpenDir("/var/lib/app/files", nil) // embedded default
+//	s, err := blob.OpenS3(ctx, "bucket", &blob.S3Options{Region: "eu-west-1"})
+//	s, err := blob.OpenGCS(ctx, "bucket", nil)
+//	s, err := blob.OpenAzure(ctx, "container", nil)
 //	s := blob.New(bucket, nil)                        // any *gocloud.dev/blob.Bucket
 //
 // # URLs
 //
 // Open chooses a backend from a URL so that a deployment swaps storage
-// without code changes. It is a thin layer over the typed constructors:
+// without code changes. It is a thin layer over the typed constructors;
+// each parameter sets the option field of the same meaning, and an unknown
+// parameter is an error that lists the known ones:
 //
 //	mem://                      NewMemory: a new, empty in-memory store
 //	file:///var/lib/app/files   OpenDir("/var/lib/app/files", opts)
+//	s3://bucket?region=eu-west-1&endpoint=http://127.0.0.1:9000&use_path_style=true&profile=p
+//	                            OpenS3 (endpoint and use_path_style for MinIO)
+//	gs://bucket?access_id=...&private_key_path=/etc/key.pem&anonymous=false
+//	                            OpenGCS
+//	azblob://container?storage_account=...&domain=...&protocol=https&localemu=false
+//	                            OpenAzure
 //
 // A file URL must hold an absolute path (three slashes); "file://relative"
 // is refused rather than resolved against the working directory, because
-// the host part of a URL is not a path. An unknown scheme is an error that
+// the host part of a URL is not a path. An object-store URL names its
+// bucket as the host and takes no path. An unknown scheme is an error that
 // names the schemes this build understands.
+//
+// Credentials never appear in URLs: they come from each SDK's usual chain
+// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or shared config files;
+// Application Default Credentials, or none when STORAGE_EMULATOR_HOST
+// names a GCS emulator; AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, a
+// connection string or azidentity), which this package itself never reads.
+//
+// # Signed URLs
+//
+// Storage implements driver.Signer with each service's own scheme, binding
+// the method, the key and the expiry (1s to 7 days), and:
+//
+//   - S3 (SigV4 presigned URLs): for PUT, Content-Type and Content-Length are
+//     signed headers, so S3 itself refuses a body of another size (even a
+//     chunked one) or another type; for GET, the response-content-type and
+//     response-content-disposition parameters, which S3 serves as headers.
+//     An empty upload cannot be bound and is ErrUnimplemented.
+//   - GCS (V4, only with GCSOptions.GoogleAccessID and PrivateKey; otherwise
+//     ErrUnimplemented): for PUT, Content-Type as a signed header; the length
+//     is not bound (GCS checks it only through an extra request header); for
+//     GET, the response type and disposition as for S3.
+//   - Azure (service SAS, sr=b): for PUT, the "create" permission only, so
+//     the URL writes a new blob and never replaces one; a SAS cannot bind
+//     headers, so neither type nor length is bound, and the client must send
+//     "x-ms-blob-type: BlockBlob". For GET, the "read" permission and the rsct
+//     and rscd parameters (response type and disposition), which need
+//     AzureOptions.AccountKey: without it, GET is ErrUnimplemented and PUT is
+//     signed with the environment's shared key, if any. HTTPS only when the
+//     service URL is HTTPS.
+//
+// Memory and local-disk storages return ErrUnimplemented: attach then signs
+// its own URLs, and what the service does not bind, attach's confirm checks.
+//
+// # Object stores
+//
+// Attributes reports the size, type, modification time (to the second),
+// ETag and, where the service knows it, the MD5: always on GCS (but not for
+// composite objects); on S3 for objects stored in one request (which
+// includes every upload through a presigned URL, up to 5 GiB) without
+// SSE-KMS or SSE-C encryption, since a multipart or encrypted object's ETag
+// is no digest; on Azure for blobs stored with one Put Blob (presigned
+// uploads, and writes under 8 MiB), not for blobs committed from blocks.
+//
+// Create-only writes (driver.WriterOptions.IfNotExist) are conditional
+// requests the service decides atomically, for single and multipart
+// uploads alike: If-None-Match: * on S3 (PutObject or
+// CompleteMultipartUpload; MinIO and S3 support it), a does-not-exist
+// precondition on GCS, If-None-Match: * on Azure.
+//
+// On Azure, writes stream through gocloud's Bucket.Upload, because the
+// Writer of gocloud's azureblob (v0.47.0) panics when an upload fails
+// during Close (a nil *io.PipeReader dereference): a failed Azure upload
+// returns an error like on every other backend.
 //
 // # Keys
 //
@@ -53,7 +118,8 @@
 // consistent; two processes must not share one directory. A crash during a
 // write can leave a "<key>.<hex>.tmp" file behind; it is never listed.
 //
-// Storages made with New promise what their bucket promises.
+// On an object store, a nil Close means the service acknowledged the
+// object. Storages made with New promise what their bucket promises.
 //
 // # Errors
 //
@@ -71,12 +137,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 
 	gcblob "gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/memblob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/attachkit/attachkit/driver"
 )
@@ -97,18 +165,34 @@ type Storage struct {
 	// disk is set for local-disk storages (OpenDir), which Storage makes
 	// durable and lists itself; nil otherwise.
 	disk *disk
+	// signer signs URLs with the service's own scheme; nil when the
+	// bucket's service has none (memory, local disk, unknown drivers).
+	signer signer
+	// uploadOnly makes NewWriter stream through Bucket.Upload rather than
+	// a gocloud Writer (see uploadWriter).
+	uploadOnly bool
+	// closeClient releases a service client the storage made for its
+	// bucket and owns; nil when there is none.
+	closeClient func() error
 }
 
 var (
 	_ driver.Storage = (*Storage)(nil)
 	_ driver.Pinger  = (*Storage)(nil)
+	_ driver.Signer  = (*Storage)(nil)
 )
 
 // New returns a Storage over b and takes ownership of it: Close closes b.
 // Durability is whatever b's driver promises; use OpenDir for local disk.
-// No Options field applies to an arbitrary bucket yet; opts may be nil.
+// A bucket of gocloud's s3blob, gcsblob or azureblob signs URLs as
+// OpenS3, OpenGCS and OpenAzure describe, with the credentials it was
+// opened with (an azureblob bucket signs upload URLs only, and only with a
+// shared-key client). No Options field applies to an arbitrary bucket yet;
+// opts may be nil.
 func New(b *gcblob.Bucket, opts *Options) *Storage {
-	return &Storage{bucket: b}
+	s := &Storage{bucket: b}
+	s.detectService()
+	return s
 }
 
 // NewMemory returns a new, empty Storage held in memory, for tests and
@@ -163,9 +247,15 @@ func (s *Storage) Bucket() *gcblob.Bucket { return s.bucket }
 // directory on local disk, or **s3.Client for S3).
 func (s *Storage) As(i any) bool { return s.bucket.As(i) }
 
-// Close closes the underlying bucket.
+// Close closes the underlying bucket, and the service client the storage
+// made for it, if any.
 func (s *Storage) Close() error {
-	return s.wrap(context.Background(), "close", "", s.bucket.Close())
+	err := s.bucket.Close()
+	if c := s.closeClient; c != nil {
+		s.closeClient = nil
+		err = errors.Join(err, c())
+	}
+	return s.wrap(context.Background(), "close", "", err)
 }
 
 // Ping reports whether the bucket is reachable: on local disk, that the
@@ -210,7 +300,7 @@ func (s *Storage) Attributes(ctx context.Context, key string) (*driver.Attribute
 	return &driver.Attributes{
 		Size:        a.Size,
 		ContentType: a.ContentType,
-		MD5:         a.MD5,
+		MD5:         trustedMD5(a),
 		ETag:        a.ETag,
 		ModTime:     a.ModTime,
 	}, nil
@@ -218,7 +308,9 @@ func (s *Storage) Attributes(ctx context.Context, key string) (*driver.Attribute
 
 // NewRangeReader implements driver.Storage. The reader it returns is a
 // *gocloud.dev/blob.Reader, which also implements io.Seeker within the
-// range.
+// range, except when the range starts at or past the end of an object
+// store's object: that reads nothing, as the contract wants, although S3
+// and Azure refuse such a range (416).
 func (s *Storage) NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -232,6 +324,11 @@ func (s *Storage) NewRangeReader(ctx context.Context, key string, offset, length
 	defer s.disk.rlock(key)()
 	r, err := s.bucket.NewRangeReader(ctx, key, offset, length, nil)
 	if err != nil {
+		if s.disk == nil && gcerrors.Code(err) != gcerrors.NotFound && ctx.Err() == nil {
+			if a, aerr := s.bucket.Attributes(ctx, key); aerr == nil && offset >= a.Size {
+				return http.NoBody, nil
+			}
+		}
 		return nil, s.wrap(ctx, opRead, key, err)
 	}
 	return r, nil

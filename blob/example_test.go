@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"time"
 
 	"github.com/attachkit/attachkit/blob"
 	"github.com/attachkit/attachkit/driver"
@@ -74,5 +75,42 @@ func ExampleOpen() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// blob: unknown storage scheme "ftp" (available: file, mem)
+	// blob: unknown storage scheme "ftp" (available: azblob, file, gs, mem, s3)
+}
+
+func ExampleOpenS3() {
+	ctx := context.Background()
+	// Credentials come from the AWS SDK's chain (AWS_ACCESS_KEY_ID, ...).
+	s, err := blob.OpenS3(ctx, "uploads", &blob.S3Options{
+		Region:       "us-east-1",
+		Endpoint:     "http://127.0.0.1:9000", // MinIO; omit for AWS
+		UsePathStyle: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	// A client may PUT exactly 1024 bytes of image/png to u within 15
+	// minutes; S3 refuses any other body.
+	u, err := s.SignedURL(ctx, "ws/file/v1/x", &driver.SignOptions{
+		Method: "PUT", Expiry: 15 * time.Minute, ContentType: "image/png", ContentLength: 1024,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u)
+}
+
+func ExampleStorage_SignedURL() {
+	// Memory and local disk have no signing scheme of their own: attach
+	// signs their URLs itself when SignedURL says so.
+	s := blob.NewMemory()
+	defer s.Close()
+	_, err := s.SignedURL(context.Background(), "ws/file/v1/x", &driver.SignOptions{
+		Method: "GET", Expiry: time.Hour, ContentType: "image/png",
+	})
+	fmt.Println(errors.Is(err, driver.ErrUnimplemented))
+	// Output:
+	// true
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/attachkit/attachkit/driver"
@@ -20,8 +22,11 @@ type scheme struct {
 // backend is one entry here over its typed constructor.
 func schemes() []scheme {
 	return []scheme{
+		{name: "azblob", open: openAzureURL},
 		{name: "file", open: openFileURL},
+		{name: "gs", open: openGCSURL},
 		{name: "mem", open: openMemURL},
+		{name: "s3", open: openS3URL},
 	}
 }
 
@@ -87,4 +92,48 @@ func openFileURL(_ context.Context, u *url.URL, opts *Options) (*Storage, error)
 		return nil, errors.New("blob: a file URL takes no user, parameters or fragment")
 	}
 	return OpenDir(u.Path, opts)
+}
+
+// bucketURL checks the parts of an object-store URL ("s3://bucket?...")
+// other than its parameters, and returns the bucket name (the host) and the
+// parameters, each given at most once, from the set allowed. An unknown
+// parameter's error lists the allowed ones.
+func bucketURL(u *url.URL, allowed ...string) (string, map[string]string, error) {
+	example := u.Scheme + "://bucket"
+	switch {
+	case u.Opaque != "" || u.Host == "":
+		return "", nil, fmt.Errorf("blob: a %s URL names its bucket as the host, like %q", u.Scheme, example)
+	case u.Path != "" && u.Path != "/":
+		return "", nil, fmt.Errorf("blob: a %s URL takes no path after the bucket, like %q (use a key prefix in the application instead)", u.Scheme, example)
+	case u.User != nil || u.Fragment != "" || u.Port() != "":
+		return "", nil, fmt.Errorf("blob: a %s URL takes no user, port or fragment, like %q", u.Scheme, example)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, fmt.Errorf("blob: malformed %s URL parameters: %w", u.Scheme, err)
+	}
+	params := make(map[string]string, len(q))
+	for name, values := range q {
+		if !slices.Contains(allowed, name) {
+			return "", nil, fmt.Errorf("blob: unknown %s URL parameter %q (available: %s)", u.Scheme, name, strings.Join(allowed, ", "))
+		}
+		if len(values) > 1 {
+			return "", nil, fmt.Errorf("blob: %s URL parameter %q given %d times", u.Scheme, name, len(values))
+		}
+		params[name] = values[0]
+	}
+	return u.Hostname(), params, nil
+}
+
+// boolParam parses the boolean URL parameter name, false when absent.
+func boolParam(scheme string, params map[string]string, name string) (bool, error) {
+	v, ok := params[name]
+	if !ok {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("blob: %s URL parameter %s=%q is not true or false", scheme, name, v)
+	}
+	return b, nil
 }

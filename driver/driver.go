@@ -148,6 +148,14 @@ type Signer interface {
 	SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error)
 }
 
+// UploadHeaderer is an optional Signer capability: the headers, beyond
+// Content-Type, that a client must send with a PUT to the storage's signed
+// URLs (Azure's "x-ms-blob-type: BlockBlob"). attach adds them to every
+// upload ticket's headers.
+type UploadHeaderer interface {
+	UploadHeaders() map[string]string
+}
+
 // Pinger is an optional capability for health checks.
 type Pinger interface {
 	Ping(ctx context.Context) error
