@@ -47,10 +47,12 @@ func (s *Service) Confirm(ctx context.Context, scope Scope, id string) (*File, e
 	// The state change must finish even if the client disconnects.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	return s.confirmUpload(ctx, scope, f, up)
+	return s.confirmUpload(ctx, scope, f, up, SourceUpload)
 }
 
-func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.FileRecord, up *driver.UploadRecord) (*File, error) {
+// confirmUpload verifies and commits a ticket; src is recorded as the new
+// version's source (upload, import, edited...).
+func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.FileRecord, up *driver.UploadRecord, src Source) (*File, error) {
 	switch up.Status {
 	case driver.UploadConfirmed:
 		if f.Version < up.Version { // read before the winner committed
@@ -65,6 +67,9 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 	if s.now().After(up.ExpiresAt.Add(s.opts.ConfirmGrace)) {
 		return nil, errorf(CodeExpired, "the upload ticket expired at %s", up.ExpiresAt.Format(time.RFC3339))
 	}
+	if f.Version != up.BaseVersion { // another version was committed since the ticket was issued
+		return nil, s.supersede(ctx, scope, up, f.Version)
+	}
 	v, verr := s.verify(ctx, up)
 	if verr != nil {
 		var e *Error
@@ -73,6 +78,7 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 		}
 		return nil, s.reject(ctx, scope, up, e)
 	}
+	v.Source = string(src)
 	c := &driver.Commit{Workspace: scope.Workspace, UploadID: up.ID, Version: *v, Status: StatusReady, At: s.now()}
 	if !f.Persist {
 		c.ExpiresAt = c.At.Add(s.opts.TemporaryTTL)
@@ -105,10 +111,28 @@ func (s *Service) settled(ctx context.Context, scope Scope, up *driver.UploadRec
 		return nil, &Error{Code: Code(cur.ErrorCode), Message: cur.ErrorReason}
 	case driver.UploadPending:
 		if f.Version != up.BaseVersion {
-			return nil, errorf(CodeVersionConflict, "the file is at version %d; this upload was based on version %d", f.Version, up.BaseVersion)
+			return nil, s.supersede(ctx, scope, up, f.Version)
 		}
 	}
 	return nil, errorf(CodeConflict, "the upload changed state concurrently; retry")
+}
+
+// supersede rejects a pending ticket whose base version is no longer the
+// file's (another writer won) with CodeVersionConflict, and deletes its
+// bytes: they can never become a version.
+func (s *Service) supersede(ctx context.Context, scope Scope, up *driver.UploadRecord, current int) error {
+	e := versionConflict(current, up.BaseVersion)
+	e.Message = fmt.Sprintf("the file is at version %d; this upload was based on version %d", current, up.BaseVersion)
+	err := s.store.RejectUpload(ctx, scope.Workspace, up.ID, string(e.Code), e.Message, s.now())
+	switch {
+	case err == nil:
+		if err := s.storage.Delete(ctx, up.StorageKey); err != nil && !errors.Is(err, driver.ErrNotFound) {
+			s.log.WarnContext(ctx, "attach: delete superseded object failed; will be swept", "key", up.StorageKey, "err", err)
+		}
+	case !errors.Is(err, driver.ErrPrecondition): // already settled by a concurrent confirm
+		s.log.WarnContext(ctx, "attach: reject superseded upload failed", "upload", up.ID, "err", err)
+	}
+	return e
 }
 
 // reject records a failed verification, then deletes the object (after, so
@@ -152,6 +176,11 @@ func (s *Service) verify(ctx context.Context, up *driver.UploadRecord) (*driver.
 	mimeType, err := s.checkType(up.MIMEType, head)
 	if err != nil {
 		return nil, err
+	}
+	// The detected type's own limit applies too: a ticket without a
+	// declared type was only bounded by the policy's largest.
+	if max, _ := s.policy.Allow(mimeType); max > 0 && attrs.Size > max {
+		return nil, tooLarge(max, attrs.Size)
 	}
 	digest, err := s.digest(ctx, up, attrs)
 	if err != nil {

@@ -37,8 +37,8 @@ func (s *Service) DownloadURL(ctx context.Context, scope Scope, id string, opts 
 	}
 	exp := s.now().Add(s.opts.DownloadExpiry).Truncate(time.Second)
 	disp := ContentDisposition(v.FileName, v.MIMEType, opts.Inline)
-	if s.signer != nil {
-		u, err := s.signer.SignedURL(ctx, v.StorageKey, &driver.SignOptions{Method: "GET",
+	if s.getSigner != nil {
+		u, err := s.getSigner.SignedURL(ctx, v.StorageKey, &driver.SignOptions{Method: "GET",
 			Expiry: exp.Sub(s.now()), ContentType: v.MIMEType, ContentDisposition: disp})
 		if err != nil {
 			return nil, wrap(err, "sign download url")
@@ -221,7 +221,7 @@ func (s *Service) OpenSigned(ctx context.Context, key string, q url.Values) (*Co
 	if err != nil {
 		return nil, wrap(err, "load version")
 	}
-	if v.StorageKey != key || f.Status != StatusReady {
+	if v.StorageKey != key || f.Status != StatusReady || expired(f, s.now()) {
 		return nil, errorf(CodeNotFound, "not found")
 	}
 	return s.content(ctx, f, v, c.Disposition), nil

@@ -12,6 +12,18 @@
 // current version in one conditional state change. Service.Put does the
 // same for bytes that flow through the application.
 //
+// # Documents
+//
+// Service.List pages through a workspace's files with filters (collection,
+// tag, kind, name) and keyset cursors whose cost does not grow with depth;
+// Service.Update edits metadata (never the server-owned fields). Each
+// content change is a new immutable Version: PutVersion and
+// RequestVersionUpload take an expected version and answer
+// CodeVersionConflict when another writer got there first, and
+// RestoreVersion brings an old version back as a new one. With
+// Options.Retention, Delete keeps files restorable (Undelete) for a while;
+// temporary files (Persist false) vanish when they expire.
+//
 // # Drivers
 //
 // A Service wraps a driver.Storage (package blob: memory, local disk,

@@ -89,6 +89,10 @@ type PutRequest struct {
 	CollectionID string
 	Tags         []string
 	Metadata     json.RawMessage
+	// Source says where the bytes come from, and becomes the version's
+	// and the file's source: SourceUpload (the default when empty),
+	// SourceImport, SourceGenerated or SourceEdited.
+	Source Source
 }
 
 // Put stores a file from a stream and confirms it, in one call. It goes
@@ -103,43 +107,71 @@ func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Rea
 	if err != nil {
 		return nil, err
 	}
-	maxSize := s.policy.Limits().MaxSize
-	mimeType := ""
-	if req.MIMEType != "" {
-		if mimeType = baseType(req.MIMEType); mimeType == "" {
-			return nil, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", req.MIMEType)
-		}
-		var ok bool
-		if maxSize, ok = s.policy.Allow(mimeType); !ok {
-			return nil, s.typeNotAllowed(mimeType)
-		}
+	src, err := checkSource(req.Source)
+	if err != nil {
+		return nil, err
 	}
-	if req.Size == 0 || req.Size < -1 {
-		return nil, errorf(CodeInvalidRequest, "size must be positive, or -1 when unknown")
+	mimeType, maxSize, err := s.streamLimit(req.MIMEType, req.Size)
+	if err != nil {
+		return nil, err
 	}
 	f, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize,
 		req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
 	if err != nil {
 		return nil, err
 	}
-	limit, exact := req.Size, true
-	if req.Size < 0 {
-		limit, exact = maxSize, false
+	return s.streamAndConfirm(ctx, scope, f, up, r, src, func(ctx context.Context, _ error) { s.abandon(ctx, scope, up) })
+}
+
+// streamLimit checks a streamed upload's declared type (optional) and size
+// (-1 when unknown) and returns the type and the size limit that apply.
+func (s *Service) streamLimit(declared string, size int64) (string, int64, error) {
+	maxSize := s.policy.Limits().MaxSize
+	mimeType := ""
+	if declared != "" {
+		if mimeType = baseType(declared); mimeType == "" {
+			return "", 0, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", declared)
+		}
+		var ok bool
+		if maxSize, ok = s.policy.Allow(mimeType); !ok {
+			return "", 0, s.typeNotAllowed(mimeType)
+		}
+	}
+	switch {
+	case size == 0 || size < -1:
+		return "", 0, errorf(CodeInvalidRequest, "size must be positive, or -1 when unknown")
+	case maxSize > 0 && size > maxSize:
+		return "", 0, tooLarge(maxSize, size)
+	}
+	return mimeType, maxSize, nil
+}
+
+// streamAndConfirm writes r into a fresh ticket's object with a hard cap
+// (the declared size exactly, or the ticket's limit), records the write and
+// confirms it with src as the source. When the write fails, undo removes
+// what the ticket left (a new file, or a version ticket) before the error
+// is returned.
+func (s *Service) streamAndConfirm(ctx context.Context, scope Scope, f *driver.FileRecord, up *driver.UploadRecord,
+	r io.Reader, src Source, undo func(context.Context, error)) (*File, error) {
+	declared := up.Size
+	limit, exact := declared, true
+	if declared < 0 {
+		limit, exact = up.MaxSize, false
 		if limit <= 0 {
 			limit = math.MaxInt64 / 2 // no policy cap
 		}
 	}
-	w, err := s.writeObject(ctx, up.StorageKey, mimeType, limit, exact, r)
+	w, err := s.writeObject(ctx, up.StorageKey, up.MIMEType, limit, exact, r)
 	if err != nil {
-		s.abandon(ctx, scope, up)
 		switch {
-		case errors.Is(err, errTooLong) && req.Size < 0:
-			return nil, &Error{Code: CodeFileTooLarge, MaxSize: maxSize, Message: "file is larger than the limit"}
+		case errors.Is(err, errTooLong) && declared < 0:
+			err = &Error{Code: CodeFileTooLarge, MaxSize: up.MaxSize, Message: "file is larger than the limit"}
 		case errors.Is(err, errTooLong):
-			return nil, errorf(CodeContentMismatch, "body is longer than the declared %d bytes", req.Size)
+			err = errorf(CodeContentMismatch, "body is longer than the declared %d bytes", declared)
 		case errors.Is(err, errTooShort):
-			return nil, errorf(CodeContentMismatch, "body is shorter than the declared %d bytes", req.Size)
+			err = errorf(CodeContentMismatch, "body is shorter than the declared %d bytes", declared)
 		}
+		undo(ctx, err)
 		return nil, err
 	}
 	if up.Size < 0 {
@@ -151,7 +183,7 @@ func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Rea
 	up.WrittenSize, up.WrittenDigest, up.WrittenMD5 = w.size, w.digest, w.md5
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	return s.confirmUpload(ctx, scope, f, up)
+	return s.confirmUpload(ctx, scope, f, up, src)
 }
 
 // abandon removes the pending file of a direct upload that failed before

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -52,6 +53,12 @@ type Options struct {
 	// TemporaryTTL is how long a temporary (persist: false) file lives
 	// after confirmation. Default 24h.
 	TemporaryTTL time.Duration
+	// Retention keeps deleted files restorable (Service.Undelete) for this
+	// long: Delete hides a file at once, but its rows and bytes stay until
+	// a sweep removes them after the window (DeleteOptions.Purge skips
+	// it). No URL serves a deleted file's bytes meanwhile. Default 0: Delete
+	// removes rows and bytes at once.
+	Retention time.Duration
 
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -65,12 +72,14 @@ type Options struct {
 type Service struct {
 	storage driver.Storage
 	store   driver.MetaStore
-	signer  driver.Signer // native signer, or nil
-	urls    *signedurl.Signer
-	opts    Options
-	policy  Policy
-	log     *slog.Logger
-	owned   bool // Close closes storage and store (Open)
+	// putSigner and getSigner sign natively, or are nil when the library
+	// signs that method's URLs itself.
+	putSigner, getSigner driver.Signer
+	urls                 *signedurl.Signer
+	opts                 Options
+	policy               Policy
+	log                  *slog.Logger
+	owned                bool // Close closes storage and store (Open)
 }
 
 // New returns a Service over storage and store. It does not take ownership
@@ -100,8 +109,13 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if sg, ok := storage.(driver.Signer); ok && canSign(sg) {
-		s.signer = sg
+	if sg, ok := storage.(driver.Signer); ok {
+		if canSign(sg, "PUT") {
+			s.putSigner = sg
+		}
+		if canSign(sg, "GET") {
+			s.getSigner = sg
+		}
 	}
 	if len(o.SigningKeys) > 0 {
 		keys := make([]signedurl.Key, len(o.SigningKeys))
@@ -114,7 +128,7 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 		}
 		s.urls = urls
 	}
-	if s.signer == nil {
+	if s.putSigner == nil || s.getSigner == nil {
 		if s.urls == nil {
 			return nil, errors.New("attach: the storage cannot sign URLs, so Options.SigningKeys is required")
 		}
@@ -126,14 +140,19 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 	return s, nil
 }
 
-// canSign asks a Signer for a throwaway URL: signing is a local
-// computation, and a storage that cannot sign (memory, local disk, an
-// emulator without credentials) answers driver.ErrUnimplemented, so the
-// library signs its URLs instead.
-func canSign(sg driver.Signer) bool {
+// canSign asks a Signer for a throwaway URL of one method: signing is a
+// local computation, and a storage that cannot sign (memory, local disk,
+// an emulator without credentials; Azure without its account key for
+// downloads) answers driver.ErrUnimplemented, so the library signs those
+// URLs instead and httpadapter serves them.
+func canSign(sg driver.Signer, method string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := sg.SignedURL(ctx, "attachkit-probe", &driver.SignOptions{Method: "GET", Expiry: time.Minute})
+	o := &driver.SignOptions{Method: method, Expiry: time.Minute, ContentType: "application/octet-stream", ContentLength: 1}
+	if method == "GET" {
+		o.ContentLength, o.ContentDisposition = 0, "attachment"
+	}
+	_, err := sg.SignedURL(ctx, "attachkit-probe", o)
 	return !errors.Is(err, driver.ErrUnimplemented)
 }
 
@@ -238,17 +257,16 @@ func (s *Service) newFileRecord(scope Scope, name, title, collection string, tag
 	if err != nil {
 		return nil, err
 	}
-	if len(metadata) == 0 || string(metadata) == "null" {
-		metadata = json.RawMessage("{}")
+	if metadata, err = cleanMetadata(metadata); err != nil {
+		return nil, err
 	}
-	var obj map[string]any
-	if len(metadata) > maxMetadataSize || json.Unmarshal(metadata, &obj) != nil || obj == nil {
-		return nil, errorf(CodeInvalidRequest, "metadata must be a JSON object of at most %d bytes", maxMetadataSize)
+	if collection, err = cleanCollectionID(collection); err != nil {
+		return nil, err
 	}
 	if title == "" {
 		title = titleOf(name)
-	} else if len(title) > 2*MaxFileNameBytes || strings.ContainsFunc(title, isBidiControl) {
-		return nil, errorf(CodeInvalidRequest, "title is too long or contains control characters")
+	} else if err := checkTitle(title); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	return &driver.FileRecord{
@@ -270,7 +288,7 @@ func cleanTags(tags []string) ([]string, error) {
 		if t == "" || seen[t] {
 			continue
 		}
-		if len(t) > maxTagBytes || strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || isBidiControl(r) }) {
+		if len(t) > maxTagBytes || !utf8.ValidString(t) || strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f || isBidiControl(r) }) {
 			return nil, errorf(CodeInvalidRequest, "tag %.32q is too long or contains control characters", t)
 		}
 		seen[t] = true
@@ -293,9 +311,14 @@ func (s *Service) newTicket(scope Scope, fileID string, version, base int, name,
 func (s *Service) ticket(ctx context.Context, up *driver.UploadRecord) (*Upload, error) {
 	headers := map[string]string{"Content-Type": up.MIMEType}
 	var u string
-	if s.signer != nil {
+	if s.putSigner != nil {
+		if h, ok := s.putSigner.(driver.UploadHeaderer); ok {
+			for k, v := range h.UploadHeaders() {
+				headers[k] = v
+			}
+		}
 		var err error
-		u, err = s.signer.SignedURL(ctx, up.StorageKey, &driver.SignOptions{Method: "PUT",
+		u, err = s.putSigner.SignedURL(ctx, up.StorageKey, &driver.SignOptions{Method: "PUT",
 			Expiry: up.ExpiresAt.Sub(s.now()), ContentType: up.MIMEType, ContentLength: up.Size})
 		if err != nil {
 			return nil, wrap(err, "sign upload url")
@@ -333,16 +356,19 @@ func (s *Service) Status(ctx context.Context, scope Scope, id string) (*StatusIn
 
 // DeleteOptions control Delete.
 type DeleteOptions struct {
-	// Purge skips any retention window. (Retention arrives with the
-	// document-management features; today every delete purges.)
+	// Purge removes rows and bytes at once even when Options.Retention
+	// keeps deleted files.
 	Purge bool
 }
 
-// Delete removes a file: it is invisible at once, then its bytes and rows
-// are removed. The row is marked first and the objects removed after, so a
-// crash never leaves a visible row pointing at nothing; whatever a crash
-// leaves behind stays invisible and is swept later.
-func (s *Service) Delete(ctx context.Context, scope Scope, id string, _ *DeleteOptions) error {
+// Delete removes a file: it is invisible at once (no URL issued earlier
+// serves its bytes), then its bytes and rows are removed. The row is
+// marked first and the objects removed after, so a crash never leaves a
+// visible row pointing at nothing; whatever a crash leaves behind stays
+// invisible and is swept later. With Options.Retention the file stays
+// restorable (Undelete) and its bytes are kept until the window ends,
+// unless opts.Purge is set.
+func (s *Service) Delete(ctx context.Context, scope Scope, id string, opts *DeleteOptions) error {
 	if _, err := s.fileRecord(ctx, scope, id, rightDelete); err != nil {
 		return err
 	}
@@ -351,6 +377,9 @@ func (s *Service) Delete(ctx context.Context, scope Scope, id string, _ *DeleteO
 	defer cancel()
 	if err := s.store.MarkDeleted(ctx, scope.Workspace, id, s.now()); err != nil {
 		return wrap(err, "mark deleted")
+	}
+	if s.opts.Retention > 0 && (opts == nil || !opts.Purge) {
+		return nil // kept for the retention window, invisible
 	}
 	return s.purge(ctx, scope.Workspace, id)
 }
@@ -392,6 +421,9 @@ func (s *Service) fileRecord(ctx context.Context, scope Scope, id string, need r
 		return nil, err
 	}
 	r, err := s.store.File(ctx, scope.Workspace, id)
+	if err == nil && expired(r, s.now()) {
+		err = fmt.Errorf("file %s expired: %w", id, driver.ErrNotFound)
+	}
 	if err != nil {
 		return nil, wrap(err, "load file")
 	}

@@ -197,9 +197,149 @@ type MetaStore interface {
 	// Version returns one version of an undeleted file, or ErrNotFound.
 	Version(ctx context.Context, workspace, fileID string, version int) (*VersionRecord, error)
 
+	// Document management: listing, metadata edits, version restore,
+	// retention. The records these methods take are at the end of this
+	// file.
+
+	// ListFiles returns one page of a workspace's listed files (see
+	// ListQuery) in the query's order, starting after q.After, with at
+	// most q.Limit files, and the number of listed files matching the
+	// query's filters regardless of After and Limit. The cost of a page
+	// must not grow with the depth of After (keyset, not offset). A query
+	// without a workspace, with an unknown sort or a Limit outside 1..1000
+	// returns ErrInvalidArgument.
+	ListFiles(ctx context.Context, q *ListQuery) (*ListPage, error)
+
+	// UpdateFile changes an undeleted file's client-editable metadata:
+	// the non-nil fields of u, and UpdatedAt. Tag and access changes are
+	// reflected by ListFiles at once. An unknown, deleted or foreign file
+	// returns ErrNotFound.
+	UpdateFile(ctx context.Context, u *FileUpdate) (*FileRecord, error)
+
+	// CopyVersion makes an existing version's content the file's new
+	// current version (BaseVersion+1), sharing its storage key, in one
+	// conditional change: only if the file is undeleted and at
+	// BaseVersion, else ErrPrecondition (ErrNotFound for an unknown file
+	// or version). Of concurrent copies with one base exactly one wins.
+	// A storage key may therefore be named by several versions; FileKeys
+	// returns it once.
+	CopyVersion(ctx context.Context, c *VersionCopy) (*FileRecord, error)
+
+	// DeletedFile returns a file marked deleted (and not purged), or
+	// ErrNotFound, also for an undeleted file.
+	DeletedFile(ctx context.Context, workspace, id string) (*FileRecord, error)
+
+	// Undelete makes a file marked deleted after deletedAfter visible
+	// again and returns it. A file that is not deleted, was deleted at or
+	// before deletedAfter, or is unknown returns ErrNotFound.
+	Undelete(ctx context.Context, workspace, id string, deletedAfter time.Time) (*FileRecord, error)
+
+	// SweepFiles lists, across workspaces, files a janitor should purge:
+	// those marked deleted at or before q.DeletedBefore and undeleted ones
+	// whose ExpiresAt is at or before q.ExpiredBefore (a zero time selects
+	// none of that kind), oldest first, at most q.Limit.
+	SweepFiles(ctx context.Context, q *SweepQuery) ([]FileRecord, error)
+
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ---------------------------------------------------------------------------
+// Document management records: listing, metadata edits, version restore,
+// retention sweeps.
+// ---------------------------------------------------------------------------
+
+// AccessPublicRead is the AccessControl value that lets every member of a
+// file's workspace view it (and anyone holding a public link).
+const AccessPublicRead = "public-read"
+
+// ListSort is the order of a listing.
+type ListSort string
+
+// Listing orders. Ties are broken by file id in the same direction.
+const (
+	ListByCreated     ListSort = "createdAt"  // oldest first
+	ListByCreatedDesc ListSort = "-createdAt" // newest first
+	// ListByName orders by the file name folded to lower case
+	// (strings.ToLower), in the database's collation.
+	ListByName ListSort = "fileName"
+)
+
+// ListKey is a keyset position: the sort values of the last file of the
+// previous page. Only the fields of the query's sort are used, plus ID.
+type ListKey struct {
+	CreatedAt time.Time
+	FileName  string // as stored; the store folds it like ListByName
+	ID        string
+}
+
+// ListQuery selects a page of a workspace's listed files. A file is listed
+// when it is undeleted, has a confirmed version (Version > 0; pending and
+// rejected first uploads are not listed) and has not expired (ExpiresAt
+// zero or after Now). Empty filter fields do not filter.
+type ListQuery struct {
+	Workspace string
+	// Viewer, when set, restricts the listing to the files that user may
+	// view: owned by Viewer, AccessControl AccessPublicRead, or whose
+	// ACL.View names "workspace" or "user:"+Viewer. Empty lists every
+	// file (a workspace administrator).
+	Viewer       string
+	CollectionID string
+	Tag          string // files carrying this exact tag
+	Kind         string
+	// NameContains matches files whose name contains it, compared
+	// case-insensitively (both folded with strings.ToLower); it is a
+	// literal, not a pattern.
+	NameContains string
+	Sort         ListSort
+	// After, when non-nil, starts the page after this position.
+	After *ListKey
+	// Limit is the page size, 1 to 1000.
+	Limit int
+	// Now decides which temporary files have expired.
+	Now time.Time
+}
+
+// ListPage is a page of files and the number of files the query's filters
+// match in all.
+type ListPage struct {
+	Files []FileRecord
+	Total int64
+}
+
+// FileUpdate changes a file's client-editable metadata. Nil fields stay as
+// they are. Server-owned fields (content, status, owner, version, times)
+// cannot be expressed.
+type FileUpdate struct {
+	Workspace     string
+	ID            string
+	FileName      *string
+	Title         *string
+	CollectionID  *string
+	Tags          *[]string
+	Metadata      []byte // JSON object; nil leaves it unchanged
+	AccessControl *string
+	ACL           *ACL
+	At            time.Time // becomes UpdatedAt
+}
+
+// VersionCopy restores version From of a file as its new current version.
+type VersionCopy struct {
+	Workspace   string
+	FileID      string
+	From        int
+	BaseVersion int        // the current version the copy expects
+	Status      FileStatus // ready or processing
+	CreatedBy   string
+	At          time.Time
+}
+
+// SweepQuery selects files for a janitor; see MetaStore.SweepFiles.
+type SweepQuery struct {
+	DeletedBefore time.Time
+	ExpiredBefore time.Time
+	Limit         int
 }

@@ -20,6 +20,13 @@
 // /blob/{key} (library-signed URLs; the signature is the credential), GET
 // /healthz and GET /openapi.yaml (the document in OpenAPI).
 //
+// Documents (authenticated): GET /files (keyset pages with filters), PATCH
+// /files/{id}, POST /files/download-urls, GET /files/{id}/versions, POST
+// /files/{id}/versions/upload-url, PUT /files/{id}/content (a new version
+// from the body, with If-Match: "<version>" or ?ifVersion=) and POST
+// /files/{id}/versions/{n}/restore. POST /files/{id}/confirm?uploadId=
+// confirms one ticket when several version uploads are in flight.
+//
 // # Errors
 //
 // Every error is {"error": {"code", "message", "details"}} with one HTTP

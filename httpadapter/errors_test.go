@@ -262,9 +262,8 @@ func TestUnknownRoutes(t *testing.T) {
 	tests := []struct{ name, method, path string }{
 		{"unknown path", http.MethodGet, "/nope"},
 		{"prefix root", http.MethodGet, "/"},
-		{"file list (not in this release)", http.MethodGet, "/files"},
-		{"direct upload (not in this release)", http.MethodPost, "/files"},
-		{"PATCH a file", http.MethodPatch, "/files/file_0192f3c4-7d3e-7b6a-9c1d-2e3f4a5b6c7d"},
+		{"one version (not a route)", http.MethodGet, "/files/file_0192f3c4-7d3e-7b6a-9c1d-2e3f4a5b6c7d/versions/1"},
+		{"PATCH the file list", http.MethodPatch, "/files"},
 		{"too deep", http.MethodGet, "/files/a/b/c"},
 		{"DELETE a blob", http.MethodDelete, "/blob/ws-a/x"},
 	}

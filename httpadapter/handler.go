@@ -34,6 +34,12 @@ type Options struct {
 
 	// Logger receives errors worth an operator's attention. Default: discard.
 	Logger *slog.Logger
+
+	// Importer runs POST /files/import. Default: attach.NewImporter(svc,
+	// nil), whose imports finish on their own (each within its timeout).
+	// Pass one to configure it (allowed ports or internal origins, limits)
+	// and to Close it when the server shuts down.
+	Importer *attach.Importer
 }
 
 // Handler serves the REST routes of API.md for one attach.Service.
@@ -213,6 +219,10 @@ func (h *Handler) uploadURL(w http.ResponseWriter, r *http.Request, scope attach
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
+	if up := r.URL.Query().Get("uploadId"); up != "" { // one of several tickets in flight
+		v, err := h.svc.ConfirmTicket(r.Context(), scope, r.PathValue("id"), up)
+		return reply(w, http.StatusOK, v, err)
+	}
 	v, err := h.svc.Confirm(r.Context(), scope, r.PathValue("id"))
 	return reply(w, http.StatusOK, v, err)
 }

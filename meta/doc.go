@@ -42,6 +42,18 @@
 // they are returned in UTC, truncated to microseconds. Booleans are INTEGER
 // 0 or 1, tags, metadata and access lists JSON text, MD5 digests hex text.
 //
+// # Listing
+//
+// Migration 0002 adds what keeps a listing page's cost flat as a workspace
+// grows: partial indexes over the listed files (undeleted, with a
+// confirmed version) for keyset pages by creation time and by folded name,
+// file_tags for tag filters, file_viewers (the canonical principals that
+// may view a file, with its sort keys) for a user's listing, and
+// file_counts, the listed files per workspace and principal spread over 16
+// slots, for totals without counting. Every write that changes a file's
+// tags, access, name or listed state updates them in its own transaction,
+// and Open backfills them once for files that predate the migration.
+//
 // # Workspaces
 //
 // Every statement filters by workspace: another workspace's file, version or

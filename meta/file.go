@@ -30,12 +30,16 @@ func (s *Store) MarkDeleted(ctx context.Context, workspace, id string, at time.T
 		return s.fail(ctx, op, invalid("file %s: deletion time not set", id))
 	}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE files SET deleted_at = ? WHERE id = ? AND workspace = ? AND deleted_at = 0`),
-			micros(at), id, workspace)
-		if err != nil {
+		var version int
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE files SET deleted_at = ? WHERE id = ? AND workspace = ? AND deleted_at = 0
+			RETURNING version`), micros(at), id, workspace).Scan(&version)
+		if err != nil || version == 0 {
 			return err
 		}
-		return oneRow(res)
+		if err := s.countListed(ctx, tx, workspace, id, -1); err != nil {
+			return err
+		}
+		return s.syncViewers(ctx, tx, id)
 	})
 	return s.fail(ctx, op, err)
 }
@@ -75,9 +79,25 @@ func (s *Store) FileKeys(ctx context.Context, workspace, id string) ([]string, e
 // driver.ErrNotFound.
 func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		// Lock the row first (its update waits for, or excludes, any other
+		// change of the file), and learn whether it was listed.
+		var version int
+		var deleted int64
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE files SET updated_at = updated_at WHERE id = ? AND workspace = ?
+			RETURNING version, deleted_at`), id, workspace).Scan(&version, &deleted)
+		if err != nil {
+			return err
+		}
+		if listed(version, deleted) {
+			if err := s.countListed(ctx, tx, workspace, id, -1); err != nil {
+				return err
+			}
+		}
 		for _, q := range []string{
 			`DELETE FROM versions WHERE file_id = ? AND workspace = ?`,
 			`DELETE FROM uploads WHERE file_id = ? AND workspace = ?`,
+			`DELETE FROM file_tags WHERE file_id = ? AND workspace = ?`,
+			`DELETE FROM file_viewers WHERE file_id = ? AND workspace = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, s.q(q), id, workspace); err != nil {
 				return err

@@ -64,6 +64,9 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Store, er
 	if err := s.migrate(ctx, ms); err != nil {
 		return nil, s.fail(ctx, "migrate", err)
 	}
+	if err := s.backfillDocuments(ctx); err != nil {
+		return nil, s.fail(ctx, "migrate", err)
+	}
 	return s, nil
 }
 
@@ -103,10 +106,10 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case ctx.Err() != nil:
+		return ctx.Err() // drivers wrap it (pgconn: "timeout: context deadline exceeded")
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return err
-	case ctx.Err() != nil:
-		return ctx.Err()
 	case errors.Is(err, driver.ErrNotFound), errors.Is(err, driver.ErrExists),
 		errors.Is(err, driver.ErrPrecondition), errors.Is(err, driver.ErrInvalidArgument):
 		return fmt.Errorf("meta: %s: %w", op, err)

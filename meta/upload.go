@@ -32,7 +32,11 @@ func (s *Store) CreateUpload(ctx context.Context, file *driver.FileRecord, up *d
 	ticket.Status = driver.UploadPending
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		if file != nil {
-			if _, err := tx.ExecContext(ctx, s.q(insertSQL("files", fileColumns)), fargs...); err != nil {
+			fargs = append(fargs, nameKey(file.FileName))
+			if _, err := tx.ExecContext(ctx, s.q(insertSQL("files", fileColumns+", name_key")), fargs...); err != nil {
+				return err
+			}
+			if err := s.indexNewFile(ctx, tx, file); err != nil {
 				return err
 			}
 		} else {
@@ -190,14 +194,14 @@ func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.Fil
 		}
 
 		expires := ""
-		args := []any{v.FileName, v.MIMEType, v.Kind, v.Size, v.Digest, v.Width, v.Height, v.StorageKey, v.Version,
+		args := []any{v.FileName, nameKey(v.FileName), v.MIMEType, v.Kind, v.Size, v.Digest, v.Width, v.Height, v.StorageKey, v.Version,
 			string(c.Status), v.Source, micros(c.At)}
 		if !c.ExpiresAt.IsZero() {
 			expires = ", expires_at = ?"
 			args = append(args, micros(c.ExpiresAt))
 		}
 		args = append(args, fileID, c.Workspace, base)
-		res, err = tx.ExecContext(ctx, s.q(`UPDATE files SET file_name = ?, mime_type = ?, kind = ?, size = ?, digest = ?,
+		res, err = tx.ExecContext(ctx, s.q(`UPDATE files SET file_name = ?, name_key = ?, mime_type = ?, kind = ?, size = ?, digest = ?,
 			width = ?, height = ?, storage_key = ?, version = ?, status = ?, status_code = '', status_reason = '',
 			source = ?, updated_at = ?`+expires+`
 			WHERE id = ? AND workspace = ? AND deleted_at = 0 AND version = ?`), args...)
@@ -208,6 +212,14 @@ func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.Fil
 			return err
 		} else if n == 0 {
 			return fmt.Errorf("file %s is deleted or no longer at version %d: %w", fileID, base, driver.ErrPrecondition)
+		}
+		if base == 0 { // the file's first version: it is listed from now on
+			if err := s.countListed(ctx, tx, c.Workspace, fileID, 1); err != nil {
+				return err
+			}
+		}
+		if err := s.syncViewers(ctx, tx, fileID); err != nil {
+			return err
 		}
 
 		if _, err := tx.ExecContext(ctx, s.q(insertSQL("versions", versionColumns)), versionArgs(&v)...); err != nil {

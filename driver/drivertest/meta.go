@@ -36,6 +36,7 @@ func RunMetaTests(t *testing.T, newStore func(t *testing.T) driver.MetaStore) {
 	tests = append(tests, metaBasicTests()...)
 	tests = append(tests, metaLifecycleTests()...)
 	tests = append(tests, metaConcurrencyTests()...)
+	tests = append(tests, metaDocumentTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -1,0 +1,248 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/attachkit/attachkit/driver"
+)
+
+// Versions lists a file's versions, oldest first. Every version stays
+// downloadable (DownloadOptions.Version) until the file is deleted.
+func (s *Service) Versions(ctx context.Context, scope Scope, id string) ([]Version, error) {
+	if _, err := s.fileRecord(ctx, scope, id, rightView); err != nil {
+		return nil, err
+	}
+	recs, err := s.store.Versions(ctx, scope.Workspace, id)
+	if err != nil {
+		return nil, wrap(err, "list versions")
+	}
+	vs := make([]Version, len(recs))
+	for i := range recs {
+		vs[i] = versionFromRecord(&recs[i])
+	}
+	return vs, nil
+}
+
+// VersionUploadRequest asks for an upload ticket for a file's next
+// version.
+type VersionUploadRequest struct {
+	// FileName names the new version; empty keeps the file's name.
+	FileName string
+	// MIMEType is the declared type; the type detected at confirm must
+	// agree with it and be allowed.
+	MIMEType string
+	// Size is the exact size in bytes.
+	Size int64
+	// IfVersion, when positive, is the version the client expects the
+	// file to be at; any other is CodeVersionConflict.
+	IfVersion int
+}
+
+// RequestVersionUpload issues a ticket for a new version of an existing
+// file, against its current version. Confirm it like a first upload
+// (Confirm, or ConfirmTicket when several uploads may be in flight): the
+// confirm commits only if the file is still at the version the ticket was
+// issued against, so of concurrent writers with the same expectation
+// exactly one wins and the others get CodeVersionConflict (their bytes are
+// deleted). Readers of the current version keep reading its bytes, which
+// a new version never overwrites.
+func (s *Service) RequestVersionUpload(ctx context.Context, scope Scope, id string, req VersionUploadRequest) (*Upload, error) {
+	f, err := s.fileRecord(ctx, scope, id, rightEdit)
+	if err != nil {
+		return nil, err
+	}
+	base, err := versionBase(f, req.IfVersion)
+	if err != nil {
+		return nil, err
+	}
+	name, err := versionName(f, req.FileName)
+	if err != nil {
+		return nil, err
+	}
+	mimeType := baseType(req.MIMEType)
+	if mimeType == "" {
+		return nil, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", req.MIMEType)
+	}
+	if req.Size <= 0 {
+		return nil, errorf(CodeInvalidRequest, "fileSize must be a positive number of bytes")
+	}
+	maxSize, ok := s.policy.Allow(mimeType)
+	if !ok {
+		return nil, s.typeNotAllowed(mimeType)
+	}
+	if maxSize > 0 && req.Size > maxSize {
+		return nil, tooLarge(maxSize, req.Size)
+	}
+	up := s.newTicket(scope, id, base+1, base, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
+	if err := s.createVersionTicket(ctx, f, up); err != nil {
+		return nil, err
+	}
+	return s.ticket(ctx, up)
+}
+
+// VersionPutRequest describes a new version whose bytes flow through the
+// application.
+type VersionPutRequest struct {
+	// FileName names the new version; empty keeps the file's name.
+	FileName string
+	// MIMEType is the declared type; empty means "detect it".
+	MIMEType string
+	// Size is the exact size when known, or -1.
+	Size int64
+	// IfVersion, when positive, is the version the client expects the
+	// file to be at; any other is CodeVersionConflict.
+	IfVersion int
+}
+
+// PutVersion stores a new version of a file from a stream and confirms it
+// in one call, with the checks of a presigned upload. Without IfVersion the
+// version is based on the file's version when the call starts; either way,
+// a writer that commits first makes it fail with CodeVersionConflict and
+// nothing of it is kept. Memory use does not depend on the size of r.
+func (s *Service) PutVersion(ctx context.Context, scope Scope, id string, req VersionPutRequest, r io.Reader) (*File, error) {
+	f, err := s.fileRecord(ctx, scope, id, rightEdit)
+	if err != nil {
+		return nil, err
+	}
+	base, err := versionBase(f, req.IfVersion)
+	if err != nil {
+		return nil, err
+	}
+	name, err := versionName(f, req.FileName)
+	if err != nil {
+		return nil, err
+	}
+	mimeType, maxSize, err := s.streamLimit(req.MIMEType, req.Size)
+	if err != nil {
+		return nil, err
+	}
+	up := s.newTicket(scope, id, base+1, base, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
+	if err := s.createVersionTicket(ctx, f, up); err != nil {
+		return nil, err
+	}
+	return s.streamAndConfirm(ctx, scope, f, up, r, SourceUpload, func(ctx context.Context, err error) { s.dropTicket(ctx, up, err) })
+}
+
+// versionBase returns the version a new version is based on: the file's
+// current one, which must match ifVersion when that is positive.
+func versionBase(f *driver.FileRecord, ifVersion int) (int, error) {
+	switch {
+	case ifVersion < 0:
+		return 0, errorf(CodeInvalidRequest, "ifVersion must be a positive version number")
+	case f.Version == 0:
+		return 0, errorf(CodeConflict, "the file has no confirmed content yet; confirm its first upload")
+	case ifVersion > 0 && ifVersion != f.Version:
+		return 0, versionConflict(f.Version, ifVersion)
+	}
+	return f.Version, nil
+}
+
+func versionName(f *driver.FileRecord, name string) (string, error) {
+	if name == "" {
+		return f.FileName, nil
+	}
+	return CleanFileName(name)
+}
+
+// createVersionTicket stores a ticket against the file's version; a file
+// that moved on since it was read is a version conflict.
+func (s *Service) createVersionTicket(ctx context.Context, f *driver.FileRecord, up *driver.UploadRecord) error {
+	err := s.store.CreateUpload(ctx, nil, up)
+	if errors.Is(err, driver.ErrPrecondition) {
+		cur, rerr := s.store.File(ctx, up.Workspace, f.ID)
+		if rerr != nil {
+			return wrap(rerr, "reload file")
+		}
+		return versionConflict(cur.Version, up.BaseVersion)
+	}
+	return wrap(err, "create version upload")
+}
+
+// dropTicket rejects a direct version upload whose bytes were not stored,
+// so that it is not mistaken for one awaiting confirmation.
+func (s *Service) dropTicket(ctx context.Context, up *driver.UploadRecord, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	code := CodeOf(cause)
+	if code == "" {
+		code = CodeInternal
+	}
+	if err := s.store.RejectUpload(ctx, up.Workspace, up.ID, string(code), "the upload did not complete", s.now()); err != nil {
+		s.log.WarnContext(ctx, "attach: drop failed version upload; will be swept", "upload", up.ID, "err", err)
+	}
+}
+
+// RestoreOptions control RestoreVersion.
+type RestoreOptions struct {
+	// IfVersion, when positive, is the version the client expects the
+	// file to be at; any other is CodeVersionConflict.
+	IfVersion int
+}
+
+// RestoreVersion makes an old version's content the file's new current
+// version (the history is kept: restoring version 2 of a file at version 5
+// creates version 6 with version 2's bytes, which it shares in storage).
+// It needs the edit right. Without IfVersion a concurrent change is
+// retried; with it, it is CodeVersionConflict.
+func (s *Service) RestoreVersion(ctx context.Context, scope Scope, id string, version int, opts *RestoreOptions) (*File, error) {
+	var o RestoreOptions
+	if opts != nil {
+		o = *opts
+	}
+	f, err := s.fileRecord(ctx, scope, id, rightEdit)
+	if err != nil {
+		return nil, err
+	}
+	if version <= 0 {
+		return nil, errorf(CodeInvalidRequest, "version must be a positive integer")
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		base, err := versionBase(f, o.IfVersion)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := s.store.CopyVersion(ctx, &driver.VersionCopy{Workspace: scope.Workspace, FileID: id, From: version,
+			BaseVersion: base, Status: StatusReady, CreatedBy: scope.User, At: s.now()})
+		if !errors.Is(err, driver.ErrPrecondition) {
+			if err != nil {
+				return nil, wrap(err, "restore version")
+			}
+			return fileFromRecord(rec), nil
+		}
+		if f, err = s.store.File(ctx, scope.Workspace, id); err != nil {
+			return nil, wrap(err, "reload file")
+		}
+		if o.IfVersion > 0 || attempt == 3 {
+			return nil, versionConflict(f.Version, base)
+		}
+	}
+}
+
+// ConfirmTicket confirms one upload ticket of a file, named by its
+// UploadID. Confirm confirms the file's most recent ticket; use
+// ConfirmTicket when several version uploads of one file may be in flight.
+// It is idempotent, like Confirm.
+func (s *Service) ConfirmTicket(ctx context.Context, scope Scope, fileID, uploadID string) (*File, error) {
+	f, err := s.fileRecord(ctx, scope, fileID, rightEdit)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID("upl", uploadID); err != nil {
+		return nil, err
+	}
+	up, err := s.store.Upload(ctx, scope.Workspace, uploadID)
+	if err != nil {
+		return nil, wrap(err, "load upload")
+	}
+	if up.FileID != fileID {
+		return nil, wrap(driver.ErrNotFound, "load upload")
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	return s.confirmUpload(ctx, scope, f, up, SourceUpload)
+}
