@@ -143,3 +143,23 @@ func TestPutDirect(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectedTypeLimit: when no type is declared, the limit of the type
+// detected from the bytes applies, not only the policy's largest.
+func TestDetectedTypeLimit(t *testing.T) {
+	e := newEnv(t, func(o *attach.Options) {
+		o.Policy = &attach.Policy{Types: []attach.TypeRule{
+			{MIMEType: "image/png", MaxSize: 100},
+			{MIMEType: "application/pdf", MaxSize: 1 << 20},
+		}}
+	})
+	body := pngBytes(t, 64, 64)
+	require.Greater(t, len(body), 100)
+	_, err := e.svc.Put(context.Background(), wsA, attach.PutRequest{FileName: "big.png", Size: -1}, bytes.NewReader(body))
+	require.Error(t, err)
+	assert.Equal(t, attach.CodeFileTooLarge, attach.CodeOf(err), "%v", err)
+	var ae *attach.Error
+	require.True(t, errors.As(err, &ae))
+	assert.Equal(t, int64(100), ae.MaxSize)
+	assert.Empty(t, e.objects(t), "nothing stored")
+}

@@ -42,7 +42,8 @@ import (
 	"github.com/attachkit/attachkit/attach"
 	_ "github.com/attachkit/attachkit/blob" // file, mem, s3, gs, azblob storage URLs
 	"github.com/attachkit/attachkit/httpadapter"
-	_ "github.com/attachkit/attachkit/meta/sqlite" // sqlite metadata URLs
+	_ "github.com/attachkit/attachkit/meta/postgres" // postgres metadata URLs
+	_ "github.com/attachkit/attachkit/meta/sqlite"   // sqlite metadata URLs
 )
 
 func main() {
@@ -165,9 +166,15 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	defer svc.Close()
+	// Imports from URLs run in the background; shutdown waits for them.
+	importer, err := attach.NewImporter(svc, nil)
+	if err != nil {
+		return err
+	}
 	api, err := httpadapter.New(svc, &httpadapter.Options{
 		Prefix:       "/v1",
 		Authenticate: httpadapter.BearerKeys(cfg.keys),
+		Importer:     importer,
 		Logger:       logger,
 	})
 	if err != nil {
@@ -201,6 +208,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return err
+	}
+	if err := importer.Shutdown(sctx); err != nil {
+		importer.Close() // cancel what did not finish in time
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

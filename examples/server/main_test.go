@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/attachkit/attachkit/internal/backendtest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log writes.
@@ -142,4 +145,20 @@ func TestConfig(t *testing.T) {
 			assert.Equal(t, "127.0.0.1:8080", cfg.addr)
 		})
 	}
+}
+
+// TestBackendsByURL runs the walkthrough's first steps against the
+// example server on PostgreSQL and S3 chosen by URL, as the README's
+// worked example does.
+func TestBackendsByURL(t *testing.T) {
+	pg := backendtest.RequireEnv(t, "ATTACH_POSTGRES_URL", "PostgreSQL")
+	s3 := backendtest.RequireEnv(t, "ATTACH_S3_URL", "an S3-compatible server")
+	addr, out := startServer(t, map[string]string{"ATTACH_ADDR": "127.0.0.1:0", "ATTACH_DATA_DIR": t.TempDir(),
+		"ATTACH_STORAGE_URL": s3, "ATTACH_META_URL": pg})
+	assert.Contains(t, out.String(), "storage: s3://")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
