@@ -62,23 +62,24 @@ func startServer(t *testing.T, env map[string]string) (addr string, out *syncBuf
 	return addr, out
 }
 
-// walkthrough returns the README's walkthrough script.
-func walkthrough(t *testing.T) string {
+// readmeScript returns the README's script between <!-- name:begin --> and
+// <!-- name:end -->.
+func readmeScript(t *testing.T, name string) string {
 	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
-	_, rest, ok := strings.Cut(string(readme), "<!-- walkthrough:begin -->")
-	require.True(t, ok, "README has no walkthrough:begin marker")
-	block, _, ok := strings.Cut(rest, "<!-- walkthrough:end -->")
-	require.True(t, ok, "README has no walkthrough:end marker")
+	_, rest, ok := strings.Cut(string(readme), "<!-- "+name+":begin -->")
+	require.True(t, ok, "README has no %s:begin marker", name)
+	block, _, ok := strings.Cut(rest, "<!-- "+name+":end -->")
+	require.True(t, ok, "README has no %s:end marker", name)
 	block = strings.TrimSpace(block)
 	block = strings.TrimPrefix(block, "```sh")
 	return strings.TrimSuffix(block, "```")
 }
 
-// TestREADMEWalkthrough runs the README's curl walkthrough verbatim against
-// the example server.
-func TestREADMEWalkthrough(t *testing.T) {
+// TestREADMEScripts runs the README's curl scripts verbatim against the
+// example server.
+func TestREADMEScripts(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("ATTACH_REQUIRE_BACKENDS") != "" {
@@ -88,21 +89,40 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 	}
 	addr, _ := startServer(t, map[string]string{"ATTACH_ADDR": "127.0.0.1:0", "ATTACH_DATA_DIR": t.TempDir()})
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", walkthrough(t))
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "API=http://"+addr+"/v1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "walkthrough failed:\n%s", out)
-	for _, want := range []string{
-		`{"status":"ready","mimeType":"application/pdf","fileSize":`,
-		`"digest":"sha256:`,
-		"hello.pdf\n",
-		`"status":"ready"}`,
-		"downloaded the same bytes\n",
-		"delete: 204\n",
-		"old URL: 404\n",
-	} {
-		assert.Contains(t, string(out), want)
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{name: "walkthrough", want: []string{
+			`{"status":"ready","mimeType":"application/pdf","fileSize":`,
+			`"digest":"sha256:`,
+			"hello.pdf\n",
+			`"status":"ready"}`,
+			"downloaded the same bytes\n",
+			"delete: 204\n",
+			"old URL: 404\n",
+		}},
+		{name: "versions", want: []string{
+			`{"version":1,"fileName":"plan.pdf"}`,
+			`{"version":2,"fileName":"plan-reviewed.pdf"}`,
+			`"code":"version_conflict"`,
+			`{"version":3}`,
+			"version 1 is intact\n",
+			`{"version":4,`,
+			`{"total":1,"names":["plan.pdf"],"more":false}`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("bash", "-euo", "pipefail", "-c", readmeScript(t, tt.name))
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(), "API=http://"+addr+"/v1")
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s failed:\n%s", tt.name, out)
+			for _, want := range tt.want {
+				assert.Contains(t, string(out), want)
+			}
+		})
 	}
 }
 
