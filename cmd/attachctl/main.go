@@ -206,3 +206,26 @@ func fatal(stderr io.Writer, name string, err error) int {
 	fmt.Fprintf(stderr, "attachctl %s: %v\n", name, err)
 	return exitError
 }
+
+// versionTotals counts the versions and their bytes, only to size a
+// progress bar (zero when the store cannot say).
+func versionTotals(ctx context.Context, ms inventory) (n, bytes int64) {
+	stats, err := ms.Stats(ctx)
+	if err != nil {
+		return 0, 0
+	}
+	for _, s := range stats {
+		n += s.Versions
+		bytes += s.VersionBytes
+	}
+	return n, bytes
+}
+
+// jobsOK checks a -j flag's value, reporting a bad one on stderr.
+func jobsOK(cmd string, jobs int, stderr io.Writer) bool {
+	if jobs < 1 || jobs > 64 {
+		fmt.Fprintf(stderr, "attachctl %s: -j must be between 1 and 64\n", cmd)
+		return false
+	}
+	return true
+}

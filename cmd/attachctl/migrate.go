@@ -25,8 +25,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	}
 	switch {
-	case *jobs < 1 || *jobs > 64:
-		fmt.Fprintln(stderr, "attachctl migrate: -j must be between 1 and 64")
+	case !jobsOK("migrate", *jobs, stderr):
 		return exitError
 	case *from == *to:
 		fmt.Fprintln(stderr, "attachctl migrate: -from and -to name the same storage")
@@ -49,13 +48,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer dst.Close()
 
-	var total, totalBytes int64
-	if stats, err := ms.Stats(ctx); err == nil { // only sizes the bar
-		for _, s := range stats {
-			total += s.Versions
-			totalBytes += s.VersionBytes
-		}
-	}
+	total, totalBytes := versionTotals(ctx, ms)
 	m := &migrator{src: src, dst: dst, ms: ms, verbose: *verbose,
 		p: newProgress(stdout, "copied", total, totalBytes)}
 	err = m.run(ctx, *all, *jobs)

@@ -21,8 +21,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code := parseFlags(fs, args, stderr, "storage", "meta"); code >= 0 {
 		return code
 	}
-	if *jobs < 1 || *jobs > 64 {
-		fmt.Fprintln(stderr, "attachctl verify: -j must be between 1 and 64")
+	if !jobsOK("verify", *jobs, stderr) {
 		return exitError
 	}
 	ms, err := openMeta(ctx, *metaURL)
@@ -36,13 +35,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer st.Close()
 
-	var total, totalBytes int64
-	if stats, err := ms.Stats(ctx); err == nil { // only sizes the bar
-		for _, s := range stats {
-			total += s.Versions
-			totalBytes += s.VersionBytes
-		}
-	}
+	total, totalBytes := versionTotals(ctx, ms)
 	if *quick {
 		totalBytes = 0
 	}
