@@ -18,7 +18,8 @@
 // /files/{id}/status, GET /files/{id}, GET /files/{id}/download, GET
 // /files/{id}/content (302), DELETE /files/{id}. Anonymous: PUT and GET
 // /blob/{key} (library-signed URLs; the signature is the credential), GET
-// /healthz and GET /openapi.yaml (the document in OpenAPI).
+// /healthz, GET /openapi.yaml (the document in OpenAPI) and GET /attach.js
+// (the browser client in BrowserClient).
 //
 // Documents (authenticated): GET /files (keyset pages with filters), PATCH
 // /files/{id}, POST /files/download-urls, GET /files/{id}/versions, POST
@@ -26,6 +27,14 @@
 // from the body, with If-Match: "<version>" or ?ifVersion=) and POST
 // /files/{id}/versions/{n}/restore. POST /files/{id}/confirm?uploadId=
 // confirms one ticket when several version uploads are in flight.
+//
+// # Browser client
+//
+// GET {prefix}/attach.js serves BrowserClient, a dependency-free ES module
+// on the routes above (see the README's "Browser client"):
+//
+//	import { Client } from "/v1/attach.js";
+//	const file = await new Client({ apiKey }).upload(input.files[0], { onProgress });
 //
 // # Errors
 //

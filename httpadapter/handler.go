@@ -138,6 +138,7 @@ func (h *Handler) register() {
 	h.lifecycleRoutes(auth, public)
 	h.documentRoutes(auth, public)
 	h.directRoutes(auth, public)
+	h.webRoutes(auth, public)
 	m.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, apiError(attach.CodeNotFound, "no such route"))
 	})

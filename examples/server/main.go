@@ -182,6 +182,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
+	mux.Handle("/", pageHandler()) // the upload page, on the public API
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
@@ -190,8 +191,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		keys = append(keys, k+" (workspace "+ws+")")
 	}
 	sort.Strings(keys)
-	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  storage: %s\n  metadata: %s\n  API keys: %s\n",
-		cfg.baseURL, redact(cfg.storageURL), redact(cfg.metaURL), strings.Join(keys, ", "))
+	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  upload page: %s/\n  storage: %s\n  metadata: %s\n  API keys: %s\n",
+		cfg.baseURL, cfg.baseURL, redact(cfg.storageURL), redact(cfg.metaURL), strings.Join(keys, ", "))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
