@@ -1,7 +1,6 @@
 package httpadapter
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -10,15 +9,13 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/attachkit/attachkit/attach"
 	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/internal/benchkit"
 	"github.com/attachkit/attachkit/meta/sqlite"
 )
 
@@ -44,7 +41,7 @@ func BenchmarkMultipartUpload(b *testing.B) {
 		go func() {
 			part, err := mw.CreateFormFile("file", "big.pdf")
 			if err == nil {
-				_, err = io.Copy(part, newPDFStream(size))
+				_, err = io.Copy(part, benchkit.NewPDFStream(size))
 			}
 			if err == nil {
 				err = mw.Close()
@@ -75,7 +72,7 @@ func BenchmarkDataURIUpload(b *testing.B) {
 			_, err := io.WriteString(pw, `{"fileName":"big.pdf","data":"data:application/pdf;base64,`)
 			if err == nil {
 				enc := base64.NewEncoder(base64.StdEncoding, pw)
-				if _, err = io.Copy(enc, newPDFStream(size)); err == nil {
+				if _, err = io.Copy(enc, benchkit.NewPDFStream(size)); err == nil {
 					err = enc.Close()
 				}
 			}
@@ -134,8 +131,8 @@ func newDirectBench(b *testing.B, maxSize int64) string {
 func benchUpload(b *testing.B, url, contentType string, body io.Reader) (peak, idle int64) {
 	b.Helper()
 	debug.FreeOSMemory() // earlier iterations' garbage does not count
-	clearPeakRSS()
-	idle = readRSS("VmRSS:")
+	benchkit.ResetPeakRSS()
+	idle = benchkit.ReadRSS("VmRSS:")
 	req, err := http.NewRequest(http.MethodPost, url, body)
 	if err != nil {
 		b.Fatal(err)
@@ -151,57 +148,5 @@ func benchUpload(b *testing.B, url, contentType string, body io.Reader) (peak, i
 	if resp.StatusCode != http.StatusCreated {
 		b.Fatalf("POST /files: %s: %s", resp.Status, msg)
 	}
-	return readRSS("VmHWM:"), idle
-}
-
-// pdfStream yields size bytes that start like a PDF, without holding them.
-type pdfStream struct {
-	left int64
-	head []byte
-	fill [64 << 10]byte
-}
-
-func newPDFStream(size int64) *pdfStream {
-	s := &pdfStream{left: size, head: []byte("%PDF-1.4\n%")}
-	for i := range s.fill {
-		s.fill[i] = byte('a' + i%26)
-	}
-	return s
-}
-
-func (s *pdfStream) Read(p []byte) (int, error) {
-	if s.left <= 0 {
-		return 0, io.EOF
-	}
-	var n int
-	if len(s.head) > 0 {
-		n = copy(p, s.head)
-		s.head = s.head[n:]
-	} else {
-		n = copy(p, s.fill[:])
-	}
-	n = int(min(int64(n), s.left))
-	s.left -= int64(n)
-	return n, nil
-}
-
-// clearPeakRSS resets the kernel's peak-RSS counter for this process.
-func clearPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// readRSS returns a resident set size from /proc/self/status in bytes:
-// "VmHWM:" is the peak since clearPeakRSS, "VmRSS:" the current one.
-func readRSS(field string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return benchkit.ReadRSS("VmHWM:"), idle
 }

@@ -3,7 +3,6 @@ package integration_test
 import (
 	"context"
 	"flag"
-	"io"
 	"net/http"
 	"runtime"
 	"testing"
@@ -11,38 +10,10 @@ import (
 
 	"github.com/attachkit/attachkit/attach"
 	"github.com/attachkit/attachkit/internal/backendtest"
+	"github.com/attachkit/attachkit/internal/benchkit"
 )
 
 var bigSize = flag.Int64("big-size", 1<<30, "bytes of the large object in BenchmarkConfirmBySize")
-
-// pdfStream yields n bytes that start like a PDF, without holding them.
-type pdfStream struct {
-	left int64
-	head []byte
-	fill [64 << 10]byte
-}
-
-func newPDFStream(n int64) *pdfStream {
-	s := &pdfStream{left: n, head: []byte("%PDF-1.4\n%")}
-	for i := range s.fill {
-		s.fill[i] = byte('a' + i%26)
-	}
-	return s
-}
-
-func (s *pdfStream) Read(p []byte) (int, error) {
-	if s.left <= 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, s.fill[:])
-	if len(s.head) > 0 {
-		n = copy(p, s.head)
-		s.head = s.head[n:]
-	}
-	n = int(min(int64(n), s.left))
-	s.left -= int64(n)
-	return n, nil
-}
 
 func benchReplica(b *testing.B) (*replica, attach.Scope) {
 	pg := backendtest.RequireEnv(b, "ATTACH_POSTGRES_URL", "PostgreSQL")
@@ -69,7 +40,7 @@ func upload(b *testing.B, r *replica, scope attach.Scope, n int64) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPut, up.URL, newPDFStream(n))
+	req, _ := http.NewRequest(http.MethodPut, up.URL, benchkit.NewPDFStream(n))
 	req.ContentLength = n
 	for k, v := range up.Headers {
 		req.Header.Set(k, v)
