@@ -198,13 +198,14 @@ func (s *Service) verify(ctx context.Context, up *driver.UploadRecord) (*driver.
 }
 
 // digest returns the content digest without reading the object when it
-// can: the SHA-256 the library computed while streaming the write (trusted
-// while the storage's MD5 still matches the one computed alongside it), or,
+// can: the SHA-256 the library computed while streaming its create-only
+// write (trusted while size and the storage's MD5 still match what the
+// storage reported right after that write), or,
 // for bytes sent straight to an object store, the MD5 the store computed
 // ("md5:<hex>"), so confirm cost does not grow with object size. Only a
 // storage that reports neither is hashed in full.
 func (s *Service) digest(ctx context.Context, up *driver.UploadRecord, attrs *driver.Attributes) (string, error) {
-	if up.WrittenDigest != "" && up.WrittenSize == attrs.Size && attrs.MD5 != nil && bytes.Equal(attrs.MD5, up.WrittenMD5) {
+	if up.WrittenDigest != "" && up.WrittenSize == attrs.Size && bytes.Equal(attrs.MD5, up.WrittenMD5) {
 		return up.WrittenDigest, nil
 	}
 	if len(attrs.MD5) == md5.Size {

@@ -2,12 +2,10 @@ package attach
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"io"
 	"math"
 	"time"
@@ -31,8 +29,8 @@ type written struct {
 	md5    []byte
 }
 
-// writeObject streams r into a new object at key, computing SHA-256 and MD5
-// on the way. More than limit bytes aborts the write (errTooLong); with
+// writeObject streams r into a new object at key, computing SHA-256 on the
+// way, and records the MD5 the storage reports for what it stored. More than limit bytes aborts the write (errTooLong); with
 // exact, fewer than limit bytes aborts it too (errTooShort). An aborted
 // write stores nothing. The write is create-only: keys are never reused,
 // so an existing object means the ticket already received its bytes, and
@@ -44,8 +42,8 @@ func (s *Service) writeObject(ctx context.Context, key, contentType string, limi
 	if err != nil {
 		return nil, wrap(err, "open writer")
 	}
-	sha, sum := sha256.New(), md5.New()
-	n, err := io.CopyBuffer(io.MultiWriter(w, hashWriter{sha, sum}), io.LimitReader(r, limit+1), make([]byte, copyBufferSize))
+	sha := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(w, sha), io.LimitReader(r, limit+1), make([]byte, copyBufferSize))
 	switch {
 	case err == nil && n > limit:
 		err = errTooLong
@@ -63,16 +61,14 @@ func (s *Service) writeObject(ctx context.Context, key, contentType string, limi
 		}
 		return nil, wrap(err, "store object")
 	}
-	return &written{size: n, digest: "sha256:" + hex.EncodeToString(sha.Sum(nil)), md5: sum.Sum(nil)}, nil
-}
-
-// hashWriter feeds two hashes; hash writes never fail.
-type hashWriter struct{ a, b hash.Hash }
-
-func (h hashWriter) Write(p []byte) (int, error) {
-	h.a.Write(p)
-	h.b.Write(p)
-	return len(p), nil
+	out := &written{size: n, digest: "sha256:" + hex.EncodeToString(sha.Sum(nil))}
+	// The write was create-only, so the object cannot change after it: the
+	// storage's MD5 of it now is a fingerprint confirm can compare, without
+	// hashing the bytes a second time here.
+	if a, err := s.storage.Attributes(ctx, key); err == nil {
+		out.md5 = a.MD5
+	}
+	return out, nil
 }
 
 // PutRequest describes a direct upload: bytes that flow through the app
