@@ -350,7 +350,17 @@ func (s *Storage) Delete(ctx context.Context, key string) error {
 			return s.wrap(ctx, opDelete, key, &fs.PathError{Op: "delete", Path: s.disk.path(key), Err: fs.ErrNotExist})
 		}
 	}
-	return s.wrap(ctx, opDelete, key, s.bucket.Delete(ctx, key))
+	if err := s.bucket.Delete(ctx, key); err != nil {
+		return s.wrap(ctx, opDelete, key, err)
+	}
+	if s.disk != nil {
+		// Make the removal durable, so a deleted object cannot come back
+		// after a power loss once its rows are gone.
+		if err := syncPath(filepath.Dir(s.disk.path(key))); err != nil {
+			return s.wrap(ctx, opDelete, key, err)
+		}
+	}
+	return nil
 }
 
 // List implements driver.Storage. A prefix that no valid key can start

@@ -126,6 +126,10 @@ func (w *writer) Close() error {
 	}
 	if w.tmp != nil {
 		if err := syncCommitted(w.tmp.Name()); err != nil {
+			// The rename happened but is not known durable: take the object
+			// back so a failed Close never leaves it visible.
+			_ = os.Remove(w.s.disk.path(w.key))
+			_ = os.Remove(w.s.disk.path(w.key) + ".attrs")
 			return w.s.wrap(w.ctx, opWrite, w.key, err)
 		}
 	}
