@@ -51,9 +51,18 @@ func (h *Handler) serveContent(w http.ResponseWriter, r *http.Request, c *attach
 	if c.Private {
 		hd.Set("Cache-Control", "private, max-age=0, must-revalidate")
 	} else {
-		hd.Set("Cache-Control", "public, max-age=300")
+		hd.Set("Cache-Control", "public, no-cache") // caches must ask again: a delete takes effect at once
 	}
-	if rh := r.Header.Get("Range"); rh != "" && ifRangeHolds(r, c) {
+	// If-Range is decided here, once: http.ServeContent parses it more
+	// loosely (the first quoted tag), and a Range it let through would skip
+	// the checks below.
+	rh := r.Header.Get("Range")
+	if rh != "" && !ifRangeHolds(r, c) {
+		r.Header.Del("Range") // a failed precondition means the whole content
+		rh = ""
+	}
+	r.Header.Del("If-Range")
+	if rh != "" {
 		n, satisfiable, ok := checkRanges(rh, c.Size)
 		switch {
 		case !ok || !satisfiable:

@@ -168,6 +168,10 @@ func TestRanges(t *testing.T) {
 		{name: "If-Range stale", headers: map[string]string{"Range": "bytes=0-99", "If-Range": `"0123456789abcdef0123456789abcdef"`}, status: 200},
 		{name: "If-Range date", headers: map[string]string{"Range": "bytes=0-99", "If-Range": lastModified}, status: 206, parts: []part{{0, 99}}},
 		{name: "If-Range stale with unsatisfiable range", headers: map[string]string{"Range": "bytes=-0", "If-Range": `"stale"`}, status: 200},
+		// ServeContent reads only the first quoted tag of If-Range; junk after
+		// our ETag must not smuggle an unchecked Range past the range cap.
+		{name: "If-Range with junk after the ETag", headers: map[string]string{"Range": manyRanges(200), "If-Range": etag + "x"}, status: 200},
+		{name: "If-Range with junk, unsatisfiable range", headers: map[string]string{"Range": "bytes=999999999-", "If-Range": etag + "x"}, status: 200},
 		{name: "HEAD", method: http.MethodHead, status: 200},
 		{name: "HEAD with range", method: http.MethodHead, headers: map[string]string{"Range": "bytes=0-99"}, status: 206},
 	}
@@ -348,4 +352,13 @@ func FuzzCheckRanges(f *testing.F) {
 			assert.True(t, 0 <= a && a <= b && b < total && total == size, "Content-Range %q for %q (size %d)", cr, h, size)
 		}
 	})
+}
+
+// manyRanges is a Range header of n one-byte ranges.
+func manyRanges(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("%d-%d", 2*i, 2*i)
+	}
+	return "bytes=" + strings.Join(parts, ",")
 }
