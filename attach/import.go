@@ -311,6 +311,12 @@ func (imp *Importer) fetch(ctx context.Context, j *importJob) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
 	if err := s.recordWrite(sctx, j.up, w); err != nil {
+		if CodeOf(err) == CodeConflict {
+			// A confirm settled the ticket while the bytes were written: its
+			// outcome stands, and so do the bytes it may have committed.
+			_, err = s.settled(sctx, j.scope, j.up)
+			return err
+		}
 		s.deleteQuietly(sctx, j.up.StorageKey)
 		return err
 	}

@@ -174,6 +174,9 @@ func (s *Service) streamAndConfirm(ctx context.Context, scope Scope, f *driver.F
 		up.Size = w.size
 	}
 	if err := s.recordWrite(ctx, up, w); err != nil {
+		if CodeOf(err) == CodeConflict { // a confirm settled the ticket meanwhile
+			return s.settled(ctx, scope, up)
+		}
 		return nil, err
 	}
 	up.WrittenSize, up.WrittenDigest, up.WrittenMD5 = w.size, w.digest, w.md5
