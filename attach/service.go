@@ -210,16 +210,9 @@ func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequ
 	if err != nil {
 		return nil, err
 	}
-	mimeType := baseType(req.MIMEType)
-	if mimeType == "" {
-		return nil, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", req.MIMEType)
-	}
-	if req.Size <= 0 {
-		return nil, errorf(CodeInvalidRequest, "fileSize must be a positive number of bytes")
-	}
-	maxSize, ok := s.policy.Allow(mimeType)
-	if !ok {
-		return nil, s.typeNotAllowed(mimeType)
+	mimeType, maxSize, err := s.declaredUpload(req.MIMEType, req.Size)
+	if err != nil {
+		return nil, err
 	}
 	_, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize,
 		req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
@@ -229,18 +222,35 @@ func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequ
 	return s.ticket(ctx, up)
 }
 
+// declaredUpload checks a presigned upload's declared type and size
+// against the policy and returns the type and its size limit.
+func (s *Service) declaredUpload(declared string, size int64) (string, int64, error) {
+	mimeType := baseType(declared)
+	if mimeType == "" {
+		return "", 0, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", declared)
+	}
+	if size <= 0 {
+		return "", 0, errorf(CodeInvalidRequest, "fileSize must be a positive number of bytes")
+	}
+	maxSize, ok := s.policy.Allow(mimeType)
+	if !ok {
+		return "", 0, s.typeNotAllowed(mimeType)
+	}
+	if maxSize > 0 && size > maxSize {
+		return "", 0, tooLarge(maxSize, size)
+	}
+	return mimeType, maxSize, nil
+}
+
 func (s *Service) typeNotAllowed(mimeType string) *Error {
 	return &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", mimeType),
 		Details: map[string]any{"allowedTypes": s.policy.Limits().AllowedTypes}}
 }
 
-// createPending checks a declared size against its limit, then records a
-// new pending file and its first ticket; no URL exists before this row.
+// createPending records a new pending file and its first ticket (the
+// caller has checked type and size); no URL exists before this row.
 func (s *Service) createPending(ctx context.Context, scope Scope, name, mimeType string, size, maxSize int64,
 	title, collection string, tags []string, metadata json.RawMessage, persist *bool) (*driver.FileRecord, *driver.UploadRecord, error) {
-	if maxSize > 0 && size > maxSize {
-		return nil, nil, tooLarge(maxSize, size)
-	}
 	f, err := s.newFileRecord(scope, name, title, collection, tags, metadata, persist)
 	if err != nil {
 		return nil, nil, err

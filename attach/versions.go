@@ -62,19 +62,9 @@ func (s *Service) RequestVersionUpload(ctx context.Context, scope Scope, id stri
 	if err != nil {
 		return nil, err
 	}
-	mimeType := baseType(req.MIMEType)
-	if mimeType == "" {
-		return nil, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", req.MIMEType)
-	}
-	if req.Size <= 0 {
-		return nil, errorf(CodeInvalidRequest, "fileSize must be a positive number of bytes")
-	}
-	maxSize, ok := s.policy.Allow(mimeType)
-	if !ok {
-		return nil, s.typeNotAllowed(mimeType)
-	}
-	if maxSize > 0 && req.Size > maxSize {
-		return nil, tooLarge(maxSize, req.Size)
+	mimeType, maxSize, err := s.declaredUpload(req.MIMEType, req.Size)
+	if err != nil {
+		return nil, err
 	}
 	up := s.newTicket(scope, id, base+1, base, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
 	if err := s.createVersionTicket(ctx, f, up); err != nil {
