@@ -11,7 +11,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
-	"math/rand/v2"
 	"os/exec"
 	"testing"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/attachkit/attachkit/driver"
 	"github.com/attachkit/attachkit/internal/backendtest"
+	"github.com/attachkit/attachkit/internal/benchkit"
 )
 
 // Colours of the quadrant test image, far apart so that JPEG compression
@@ -62,24 +62,8 @@ func stripes(w, h int, colors ...color.RGBA) *image.RGBA {
 	return img
 }
 
-// photo returns a w×h image with gradients, waves and noise: compressed,
-// it costs a decoder about what a photograph does.
-func photo(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for y := range h {
-		for x := range w {
-			n := uint8(rnd.IntN(24))
-			v := math.Sin(float64(x)/97) * math.Cos(float64(y)/53)
-			i := img.PixOffset(x, y)
-			img.Pix[i] = uint8(x*255/w)/2 + n
-			img.Pix[i+1] = uint8(y*255/h)/2 + n
-			img.Pix[i+2] = uint8(128 + 100*v)
-			img.Pix[i+3] = 255
-		}
-	}
-	return img
-}
+// photo is benchkit's photo-like picture, shared with attachbench.
+func photo(w, h int) *image.RGBA { return benchkit.Photo(w, h) }
 
 func encodeJPEG(t testing.TB, img image.Image) []byte {
 	t.Helper()

@@ -8,9 +8,9 @@ import (
 	"math/rand/v2"
 )
 
-// PhotoJPEG returns a w×h photo-like JPEG (gradients, waves and noise;
-// quality 90, 4:2:0), the same picture preview's tests draw.
-func PhotoJPEG(w, h int) ([]byte, error) {
+// Photo returns a w×h image with gradients, waves and noise: compressed,
+// it costs a decoder about what a photograph does.
+func Photo(w, h int) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for y := range h {
@@ -24,8 +24,13 @@ func PhotoJPEG(w, h int) ([]byte, error) {
 			img.Pix[i+3] = 255
 		}
 	}
+	return img
+}
+
+// PhotoJPEG returns Photo(w, h) as a JPEG (quality 90, 4:2:0).
+func PhotoJPEG(w, h int) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+	if err := jpeg.Encode(&buf, Photo(w, h), &jpeg.Options{Quality: 90}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

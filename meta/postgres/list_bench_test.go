@@ -1,16 +1,14 @@
 package postgres_test
 
 import (
-	"context"
 	"database/sql"
 	"flag"
-	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/attachkit/attachkit/driver"
+	"github.com/attachkit/attachkit/internal/benchkit"
 	"github.com/attachkit/attachkit/meta"
 )
 
@@ -35,17 +33,11 @@ var listSizes = flag.String("list-sizes", "10000,100000,1000000", "workspace siz
 //	go test -run '^$' -bench ListPage -benchtime 100x ./meta/postgres/
 //	go test -run '^$' -bench ListPage -benchtime 5x ./meta/postgres/ -list-sizes 1000,10000
 func BenchmarkListPage(b *testing.B) {
-	ctx := context.Background()
-	var sizes []int
-	for _, f := range strings.Split(*listSizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 100 {
-			b.Fatalf("-list-sizes: %q", f)
-		}
-		sizes = append(sizes, n)
+	sizes, err := benchkit.ParseSizes(*listSizes)
+	if err != nil {
+		b.Fatal(err)
 	}
 	serverURL(b)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	stores := make([]*meta.Store, len(sizes))
 	writers := make([]*sql.DB, len(sizes))
 	for i, size := range sizes {
@@ -54,65 +46,13 @@ func BenchmarkListPage(b *testing.B) {
 		w := sqlDB(b, dsn)
 		t0 := time.Now()
 		insertListed(b, w, 0, size)
-		b.Logf("%s files loaded and analyzed in %v", sizeLabel(size), time.Since(t0).Round(time.Millisecond))
-		page, err := s.ListFiles(ctx, &driver.ListQuery{Workspace: "big", Sort: driver.ListByCreated, Limit: 1, Now: now})
-		if err != nil || page.Total != int64(size) {
-			b.Fatalf("store total %v after inserting %d rows: %v", page, size, err)
-		}
+		b.Logf("%s files loaded and analyzed in %v", benchkit.SizeLabel(size), time.Since(t0).Round(time.Millisecond))
+		benchkit.CheckListed(b, s, size)
 		stores[i], writers[i] = s, w
 	}
-
-	for _, viewer := range []string{"", "user-7"} {
-		for _, sort := range []driver.ListSort{driver.ListByCreatedDesc, driver.ListByName} {
-			for _, deep := range []bool{false, true} {
-				qs := make([]*driver.ListQuery, len(sizes))
-				for i := range sizes {
-					qs[i] = &driver.ListQuery{Workspace: "big", Viewer: viewer, Sort: sort, Limit: 21, Now: now}
-					if deep {
-						qs[i].After = positionAt(b, writers[i], viewer, sort, 0.9)
-					}
-				}
-				who, page := "admin", "first"
-				if viewer != "" {
-					who = "user"
-				}
-				if deep {
-					page = "deep"
-				}
-				b.Run(fmt.Sprintf("%s/%s/%s", who, sort, page), func(b *testing.B) {
-					best := make([]time.Duration, len(sizes))
-					for b.Loop() {
-						for i, s := range stores {
-							t0 := time.Now()
-							for range 10 {
-								p, err := s.ListFiles(ctx, qs[i])
-								if err != nil || len(p.Files) != 21 {
-									b.Fatalf("page of %d: %v", len(p.Files), err)
-								}
-							}
-							if d := time.Since(t0) / 10; best[i] == 0 || d < best[i] {
-								best[i] = d
-							}
-						}
-					}
-					for i, size := range sizes {
-						b.ReportMetric(float64(best[i].Nanoseconds())/1e3, "µs-"+sizeLabel(size))
-					}
-					b.ReportMetric(float64(best[len(sizes)-1])/float64(best[0]), "ratio")
-				})
-			}
-		}
-	}
-}
-
-func sizeLabel(n int) string {
-	switch {
-	case n%1_000_000 == 0:
-		return strconv.Itoa(n/1_000_000) + "M"
-	case n%1000 == 0:
-		return strconv.Itoa(n/1000) + "k"
-	}
-	return strconv.Itoa(n)
+	benchkit.BenchListPages(b, stores, sizes, func(i int, viewer string, sort driver.ListSort) *driver.ListKey {
+		return positionAt(b, writers[i], viewer, sort, 0.9)
+	})
 }
 
 // listedRows generates files $1..$2 of workspace "big" ($3 is the base
