@@ -60,6 +60,12 @@ type Options struct {
 	// removes rows and bytes at once.
 	Retention time.Duration
 
+	// Organisation: collections and attachments to records.
+
+	// Sharing: public links and public upload.
+
+	// Processing: scanning, previews, background work, the janitor.
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives operational logs. Default: discard.

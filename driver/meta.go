@@ -240,6 +240,18 @@ type MetaStore interface {
 	// none of that kind), oldest first, at most q.Limit.
 	SweepFiles(ctx context.Context, q *SweepQuery) ([]FileRecord, error)
 
+	// Organisation: collections and attachments (organize.go).
+	OrganizeStore
+
+	// Sharing: public links (share.go).
+	ShareStore
+
+	// Processing: durable jobs and janitor sweeps (jobs.go).
+	JobStore
+
+	// Previews: derivatives tied to versions (derivatives.go).
+	DerivativeStore
+
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
 

@@ -40,6 +40,10 @@ type Options struct {
 	// Pass one to configure it (allowed ports or internal origins, limits)
 	// and to Close it when the server shuts down.
 	Importer *attach.Importer
+
+	// Sharing and rate limits.
+
+	// Processing: thumbnails.
 }
 
 // Handler serves the REST routes of API.md for one attach.Service.
@@ -139,6 +143,10 @@ func (h *Handler) register() {
 	h.documentRoutes(auth, public)
 	h.directRoutes(auth, public)
 	h.webRoutes(auth, public)
+	h.organizeRoutes(auth, public)
+	h.shareRoutes(auth, public)
+	h.processRoutes(auth, public)
+	h.previewRoutes(auth, public)
 	m.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, apiError(attach.CodeNotFound, "no such route"))
 	})

@@ -37,6 +37,10 @@ func RunMetaTests(t *testing.T, newStore func(t *testing.T) driver.MetaStore) {
 	tests = append(tests, metaLifecycleTests()...)
 	tests = append(tests, metaConcurrencyTests()...)
 	tests = append(tests, metaDocumentTests()...)
+	tests = append(tests, metaOrganizeTests()...)
+	tests = append(tests, metaShareTests()...)
+	tests = append(tests, metaJobTests()...)
+	tests = append(tests, metaDerivativeTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -1,0 +1,4 @@
+package driver
+
+// DerivativeStore keeps preview derivatives tied to versions.
+type DerivativeStore interface{}

@@ -1,0 +1,4 @@
+package drivertest
+
+// metaDerivativeTests checks the DerivativeStore methods.
+func metaDerivativeTests() []metaTest { return nil }

@@ -1,0 +1,4 @@
+package drivertest
+
+// metaJobTests checks the JobStore methods.
+func metaJobTests() []metaTest { return nil }

@@ -1,0 +1,4 @@
+package drivertest
+
+// metaOrganizeTests checks the OrganizeStore methods.
+func metaOrganizeTests() []metaTest { return nil }

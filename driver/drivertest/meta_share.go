@@ -1,0 +1,4 @@
+package drivertest
+
+// metaShareTests checks the ShareStore methods.
+func metaShareTests() []metaTest { return nil }

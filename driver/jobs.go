@@ -1,0 +1,4 @@
+package driver
+
+// JobStore keeps durable background jobs and janitor sweeps.
+type JobStore interface{}

@@ -1,0 +1,4 @@
+package driver
+
+// OrganizeStore keeps collections and attachments to records.
+type OrganizeStore interface{}

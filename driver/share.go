@@ -1,0 +1,4 @@
+package driver
+
+// ShareStore keeps public links.
+type ShareStore interface{}

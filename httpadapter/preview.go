@@ -1,0 +1,4 @@
+package httpadapter
+
+// previewRoutes: thumbnails.
+func (h *Handler) previewRoutes(auth authed, public anon) {}

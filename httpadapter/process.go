@@ -1,0 +1,4 @@
+package httpadapter
+
+// processRoutes: processing status.
+func (h *Handler) processRoutes(auth authed, public anon) {}
