@@ -46,6 +46,10 @@ func TestServingHeaders(t *testing.T) {
 		{name: "pdf explicit attachment", fileName: "a.pdf", mimeType: "application/pdf", data: pdfFile(500), query: "?disposition=attachment", disposition: "attachment"},
 		{name: "svg inline refused", fileName: "a.svg", mimeType: "image/svg+xml", data: []byte(svgFile), query: "?disposition=inline", disposition: "attachment"},
 		{name: "html inline refused", fileName: "a.html", mimeType: "text/html", data: []byte(htmlFile), query: "?disposition=inline", disposition: "attachment"},
+		// A GIF that is also an HTML page: it may be inline (it is a GIF),
+		// but only as image/gif, never sniffed, and sandboxed.
+		{name: "polyglot gif+html inline", fileName: "a.gif", mimeType: "image/gif", data: append(gifFile(t, 4, 4), htmlFile...), query: "?disposition=inline", disposition: "inline"},
+		{name: "polyglot gif+html named .html", fileName: "a.html", mimeType: "image/gif", data: append([]byte("GIF89a/*"), htmlFile...), query: "?disposition=inline", disposition: "inline"},
 		{name: "xml inline refused", fileName: "a.xml", mimeType: "text/xml", data: []byte(xmlFile), query: "?disposition=inline", disposition: "attachment"},
 		{name: "quote semicolon unicode", fileName: `a"b; filename=evil.html; x=é 📄.png`, mimeType: "image/png", data: pngFile(t, 2, 2), disposition: "attachment"},
 		{name: "percent and apostrophe", fileName: `100% it's.png`, mimeType: "image/png", data: pngFile(t, 2, 2), query: "?disposition=inline", disposition: "inline"},
