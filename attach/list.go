@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/attachkit/attachkit/driver"
+	"github.com/attachkit/attachkit/internal/signedurl"
 )
 
 // ListSort orders a listing.
@@ -203,8 +204,9 @@ func (s *Service) decodeCursor(scope Scope, o *ListOptions) (*driver.ListKey, er
 	if !ok {
 		return nil, bad
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	tag, err2 := base64.RawURLEncoding.DecodeString(t64)
+	// A cursor has one spelling, so it cannot be altered and still pass.
+	payload, err1 := signedurl.DecodeToken(p64)
+	tag, err2 := signedurl.DecodeToken(t64)
 	if err1 != nil || err2 != nil {
 		return nil, bad
 	}

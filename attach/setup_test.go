@@ -93,7 +93,7 @@ type env struct {
 }
 
 // newEnv builds a Service on a real SQLite file and a real directory.
-func newEnv(t *testing.T, mod func(*attach.Options)) *env {
+func newEnv(t testing.TB, mod func(*attach.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -119,14 +119,14 @@ func newEnv(t *testing.T, mod func(*attach.Options)) *env {
 }
 
 // put sends body to a ticket's URL the way httpadapter does.
-func (e *env) put(t *testing.T, up *attach.Upload, contentType string, body []byte) error {
+func (e *env) put(t testing.TB, up *attach.Upload, contentType string, body []byte) error {
 	t.Helper()
 	key, q := splitURL(t, up.URL)
 	return e.svc.WriteSigned(context.Background(), key, q, contentType, int64(len(body)), bytes.NewReader(body))
 }
 
 // upload runs request → put → confirm.
-func (e *env) upload(t *testing.T, scope attach.Scope, name, mimeType string, body []byte) *attach.File {
+func (e *env) upload(t testing.TB, scope attach.Scope, name, mimeType string, body []byte) *attach.File {
 	t.Helper()
 	ctx := context.Background()
 	up, err := e.svc.RequestUpload(ctx, scope, attach.UploadRequest{FileName: name, MIMEType: mimeType, Size: int64(len(body))})
@@ -147,7 +147,7 @@ func (e *env) objects(t *testing.T) []string {
 	return keys
 }
 
-func splitURL(t *testing.T, raw string) (string, url.Values) {
+func splitURL(t testing.TB, raw string) (string, url.Values) {
 	t.Helper()
 	u, err := url.Parse(raw)
 	require.NoError(t, err)

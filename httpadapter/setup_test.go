@@ -61,7 +61,7 @@ type envOptions struct {
 	wrapStore func(driver.MetaStore) driver.MetaStore
 }
 
-func newEnv(t *testing.T, o *envOptions) *env {
+func newEnv(t testing.TB, o *envOptions) *env {
 	t.Helper()
 	if o == nil {
 		o = &envOptions{}
@@ -104,7 +104,7 @@ func newEnv(t *testing.T, o *envOptions) *env {
 
 // service returns another Service over the same storage, store and keys
 // whose clock runs skew ahead of the env's (behind when negative).
-func (e *env) service(t *testing.T, skew time.Duration) *attach.Service {
+func (e *env) service(t testing.TB, skew time.Duration) *attach.Service {
 	t.Helper()
 	o := e.opts
 	o.Now = func() time.Time { return e.clock.Now().Add(skew) }

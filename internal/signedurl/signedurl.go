@@ -129,7 +129,7 @@ func (s *Signer) Verify(method, key string, q url.Values, now time.Time) (Claims
 	if len(key) > maxParam {
 		return Claims{}, ErrInvalid
 	}
-	sig, err := base64.RawURLEncoding.Strict().DecodeString(q.Get("sig"))
+	sig, err := DecodeToken(q.Get("sig"))
 	if err != nil || len(sig) != sha256.Size {
 		return Claims{}, ErrInvalid
 	}
@@ -239,4 +239,18 @@ func mac(secret []byte, key string, q url.Values) []byte {
 	}
 	h.Write([]byte(b.String()))
 	return h.Sum(nil)
+}
+
+// DecodeToken decodes unpadded base64url that has exactly one spelling:
+// only the 64 alphabet characters, no unused bits set. The standard
+// decoder, even in strict mode, skips CR and LF anywhere in its input, so
+// "a\rb" would pass as "ab": a token that accepted that could be altered
+// and still verify.
+func DecodeToken(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return nil, ErrInvalid
+		}
+	}
+	return base64.RawURLEncoding.Strict().DecodeString(s)
 }

@@ -50,6 +50,8 @@ func TestVerifyMatrix(t *testing.T) {
 		{name: "extra param", method: "PUT", key: claims.Key, q: tamper("x", "1"), at: now, want: ErrInvalid},
 		{name: "truncated sig", method: "PUT", key: claims.Key, q: tamper("sig", sig[:len(sig)-2]), at: now, want: ErrInvalid},
 		{name: "flipped sig", method: "PUT", key: claims.Key, q: tamper("sig", "A"+sig[1:]), at: now, want: ErrInvalid},
+		{name: "sig with a CR inside", method: "PUT", key: claims.Key, q: tamper("sig", sig[:5]+"\r"+sig[5:]), at: now, want: ErrInvalid},
+		{name: "sig with a trailing LF", method: "PUT", key: claims.Key, q: tamper("sig", sig+"\n"), at: now, want: ErrInvalid},
 		{name: "not base64", method: "PUT", key: claims.Key, q: tamper("sig", "!!"), at: now, want: ErrInvalid},
 		{name: "unknown kid", method: "PUT", key: claims.Key, q: tamper("kid", "k9"), at: now, want: ErrInvalid},
 		{name: "no sig", method: "PUT", key: claims.Key, q: tamper("sig", ""), at: now, want: ErrInvalid},
