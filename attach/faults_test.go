@@ -418,8 +418,10 @@ func checkInvariants(t require.TestingT, e *faultEnv) {
 // failures records what an invariant check reports.
 type failures struct{ msgs []string }
 
-func (f *failures) Errorf(format string, args ...any) { f.msgs = append(f.msgs, fmt.Sprintf(format, args...)) }
-func (f *failures) FailNow()                          { panic("FailNow") }
+func (f *failures) Errorf(format string, args ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+}
+func (f *failures) FailNow() { panic("FailNow") }
 
 // TestFaultInvariantsCanFail: the invariant check notices a ready file
 // whose object is gone or altered, and a deleted file still served.
