@@ -177,9 +177,10 @@ type Storage struct {
 }
 
 var (
-	_ driver.Storage = (*Storage)(nil)
-	_ driver.Pinger  = (*Storage)(nil)
-	_ driver.Signer  = (*Storage)(nil)
+	_ driver.Storage     = (*Storage)(nil)
+	_ driver.Pinger      = (*Storage)(nil)
+	_ driver.Signer      = (*Storage)(nil)
+	_ driver.TempSweeper = (*Storage)(nil)
 )
 
 // New returns a Storage over b and takes ownership of it: Close closes b.

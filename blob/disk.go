@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/attachkit/attachkit/driver"
 )
@@ -200,4 +201,44 @@ func (s *Storage) walk(ctx context.Context, dirKey, prefix string, fn func(drive
 		}
 	}
 	return nil
+}
+
+// SweepTemp removes what writes interrupted by a crash left on local disk:
+// temporary files ("<key>.<hex>.tmp") last modified before before. A write
+// in progress keeps touching its file, so a cutoff well in the past (the
+// janitor uses its orphan grace) never removes one. Other storages have
+// nothing to sweep and report 0. It implements driver.TempSweeper.
+func (s *Storage) SweepTemp(ctx context.Context, before time.Time) (int, error) {
+	if s.disk == nil {
+		return 0, nil
+	}
+	removed := 0
+	err := filepath.WalkDir(s.disk.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := de.Name()
+		if !de.Type().IsRegular() || !strings.HasSuffix(name, ".tmp") || !reservedName(name) {
+			return nil
+		}
+		fi, err := de.Info()
+		if err != nil || !fi.ModTime().Before(before) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, s.wrap(ctx, opList, "", err)
+	}
+	return removed, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -241,4 +242,44 @@ func TestOpenDirRelative(t *testing.T) {
 	require.NoError(t, err)
 	_, err = os.Stat(filepath.Join(dir, "rel", "k"))
 	assert.NoError(t, err)
+}
+
+// TestSweepTemp: the temporary files of writes a crash interrupted are
+// removed once old enough; a write in progress (a recent file) and the
+// objects themselves are left alone.
+func TestSweepTemp(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := blob.OpenDir(dir, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	w, err := s.NewWriter(ctx, "ws/f/v1/obj", nil)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("whole"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	now := time.Now()
+	stale := filepath.Join(dir, "ws", "f", "v1", "obj2.5f3a9c.tmp")
+	fresh := filepath.Join(dir, "ws", "f", "v1", "obj3.77aa01.tmp")
+	notOurs := filepath.Join(dir, "ws", "f", "v1", "notes.tmp")
+	for _, p := range []string{stale, fresh, notOurs} {
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
+	}
+	old := now.Add(-3 * time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	require.NoError(t, os.Chtimes(notOurs, old, old))
+
+	n, err := s.SweepTemp(ctx, now.Add(-time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, fresh, "a write in progress is left alone")
+	assert.FileExists(t, notOurs, "a name the storage never writes is left alone")
+	_, err = s.Attributes(ctx, "ws/f/v1/obj")
+	assert.NoError(t, err, "objects are kept")
+
+	n, err = blob.NewMemory().SweepTemp(ctx, now)
+	require.NoError(t, err)
+	assert.Zero(t, n)
 }

@@ -156,6 +156,14 @@ type UploadHeaderer interface {
 	UploadHeaders() map[string]string
 }
 
+// TempSweeper is an optional capability of storages that can leave
+// temporary files behind when a process dies mid-write (local disk). The
+// janitor calls SweepTemp to remove those last modified before before; it
+// returns how many it removed.
+type TempSweeper interface {
+	SweepTemp(ctx context.Context, before time.Time) (int, error)
+}
+
 // Pinger is an optional capability for health checks.
 type Pinger interface {
 	Ping(ctx context.Context) error
