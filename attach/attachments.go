@@ -137,7 +137,9 @@ func (s *Service) ClearAttachments(ctx context.Context, scope Scope, rec Record,
 	if err := checkAttachmentRef(scope, rec, "x"); err != nil {
 		return err
 	}
-	for {
+	// One field per round; writers adding fields meanwhile cannot keep it
+	// going for ever.
+	for range maxRecordAttachments {
 		as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, 1)
 		if err != nil {
 			return wrap(err, "record attachments")
@@ -149,6 +151,7 @@ func (s *Service) ClearAttachments(ctx context.Context, scope Scope, rec Record,
 			return err
 		}
 	}
+	return errorf(CodeConflict, "the record's attachments kept changing; retry")
 }
 
 // Attach adds one file to a record's field, at opts.Position (default:
