@@ -304,3 +304,23 @@ func TestPurgeDetached(t *testing.T) {
 	_, err = e.svc.File(ctx, alice, single.ID)
 	requireCode(t, err, attach.CodeNotFound)
 }
+
+func TestSetAttachmentsConcurrentRetries(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	ids := e.pngs(t, alice, 3)
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := e.svc.SetAttachments(ctx, alice, post, "g", ids, nil)
+			errs <- err
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	got, err := e.svc.Attachments(ctx, alice, post)
+	require.NoError(t, err)
+	assert.Equal(t, ids, fileIDs(got["g"]), "retries racing each other leave one set")
+}
