@@ -14,7 +14,7 @@ import (
 	"github.com/attachkit/attachkit/attach"
 )
 
-var post = attach.Record{Type: "post", ID: "42"}
+var orgPost = attach.Record{Type: "post", ID: "42"}
 
 func attachedIDs(as []*attach.Attachment) []string {
 	ids := []string{}
@@ -27,7 +27,7 @@ func attachedIDs(as []*attach.Attachment) []string {
 	return ids
 }
 
-func fileIDs(fs []*attach.File) []string {
+func orgFileIDs(fs []*attach.File) []string {
 	ids := []string{}
 	for _, f := range fs {
 		ids = append(ids, f.ID)
@@ -35,7 +35,7 @@ func fileIDs(fs []*attach.File) []string {
 	return ids
 }
 
-func (e *env) pngs(t *testing.T, scope attach.Scope, n int) []string {
+func (e *env) orgPNGs(t *testing.T, scope attach.Scope, n int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
@@ -47,9 +47,9 @@ func (e *env) pngs(t *testing.T, scope attach.Scope, n int) []string {
 func TestSetAttachments(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	ids := e.pngs(t, alice, 4)
+	ids := e.orgPNGs(t, alice, 4)
 
-	as, err := e.svc.SetAttachments(ctx, alice, post, "gallery", []string{ids[2], ids[0], ids[1]}, nil)
+	as, err := e.svc.SetAttachments(ctx, alice, orgPost, "gallery", []string{ids[2], ids[0], ids[1]}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{ids[2], ids[0], ids[1]}, attachedIDs(as))
 	assert.Equal(t, attach.Attachment{RecordType: "post", RecordID: "42", Field: "gallery", FileID: ids[2], Position: 0,
@@ -57,21 +57,21 @@ func TestSetAttachments(t *testing.T) {
 
 	// The same PUT again changes nothing.
 	e.clock.Advance(time.Minute)
-	again, err := e.svc.SetAttachments(ctx, alice, post, "gallery", []string{ids[2], ids[0], ids[1]}, nil)
+	again, err := e.svc.SetAttachments(ctx, alice, orgPost, "gallery", []string{ids[2], ids[0], ids[1]}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, as, again)
 
 	// Replace the set; single-file field.
-	as, err = e.svc.SetAttachments(ctx, alice, post, "gallery", []string{ids[3], ids[2]}, nil)
+	as, err = e.svc.SetAttachments(ctx, alice, orgPost, "gallery", []string{ids[3], ids[2]}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{ids[3], ids[2]}, attachedIDs(as))
-	_, err = e.svc.SetAttachments(ctx, alice, post, "cover", []string{ids[0]}, nil)
+	_, err = e.svc.SetAttachments(ctx, alice, orgPost, "cover", []string{ids[0]}, nil)
 	require.NoError(t, err)
 
-	got, err := e.svc.Attachments(ctx, alice, post)
+	got, err := e.svc.Attachments(ctx, alice, orgPost)
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{"gallery": {ids[3], ids[2]}, "cover": {ids[0]}},
-		map[string][]string{"gallery": fileIDs(got["gallery"]), "cover": fileIDs(got["cover"])})
+		map[string][]string{"gallery": orgFileIDs(got["gallery"]), "cover": orgFileIDs(got["cover"])})
 	assert.Len(t, got, 2)
 
 	used, err := e.svc.FileAttachments(ctx, alice, ids[0])
@@ -80,10 +80,10 @@ func TestSetAttachments(t *testing.T) {
 	assert.Equal(t, "cover", used[0].Field)
 
 	// Clearing.
-	as, err = e.svc.SetAttachments(ctx, alice, post, "gallery", nil, nil)
+	as, err = e.svc.SetAttachments(ctx, alice, orgPost, "gallery", nil, nil)
 	require.NoError(t, err)
 	assert.Empty(t, as)
-	got, err = e.svc.Attachments(ctx, alice, post)
+	got, err = e.svc.Attachments(ctx, alice, orgPost)
 	require.NoError(t, err)
 	assert.Len(t, got, 1)
 }
@@ -91,14 +91,14 @@ func TestSetAttachments(t *testing.T) {
 func TestSetAttachmentsRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	ids := e.pngs(t, alice, 2)
+	ids := e.orgPNGs(t, alice, 2)
 	bobs := e.upload(t, bob, "bob.png", "image/png", pngBytes(t, 3, 3))
 	foreign := e.upload(t, wsB, "b.png", "image/png", pngBytes(t, 3, 3))
 	pending, err := e.svc.RequestUpload(ctx, alice, attach.UploadRequest{FileName: "p.png", MIMEType: "image/png", Size: 10})
 	require.NoError(t, err)
 	gone := e.upload(t, alice, "gone.png", "image/png", pngBytes(t, 3, 3))
 	require.NoError(t, e.svc.Delete(ctx, alice, gone.ID, nil))
-	_, err = e.svc.SetAttachments(ctx, alice, post, "g", ids, nil)
+	_, err = e.svc.SetAttachments(ctx, alice, orgPost, "g", ids, nil)
 	require.NoError(t, err)
 
 	many := make([]string, 10000)
@@ -134,7 +134,7 @@ func TestSetAttachmentsRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			scope, rec, field := alice, post, "g"
+			scope, rec, field := alice, orgPost, "g"
 			if tc.scope != (attach.Scope{}) || tc.code == attach.CodeUnauthorized {
 				scope = tc.scope
 			}
@@ -149,10 +149,10 @@ func TestSetAttachmentsRefused(t *testing.T) {
 				field = tc.field
 			}
 			_, err := e.svc.SetAttachments(ctx, scope, rec, field, tc.ids, nil)
-			requireCode(t, err, tc.code)
-			got, err := e.svc.Attachments(ctx, alice, post)
+			requireOrgCode(t, err, tc.code)
+			got, err := e.svc.Attachments(ctx, alice, orgPost)
 			require.NoError(t, err)
-			assert.Equal(t, ids, fileIDs(got["g"]), "the previous set is unchanged")
+			assert.Equal(t, ids, orgFileIDs(got["g"]), "the previous set is unchanged")
 		})
 	}
 }
@@ -160,53 +160,53 @@ func TestSetAttachmentsRefused(t *testing.T) {
 func TestAttachAndDetach(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	ids := e.pngs(t, alice, 3)
+	ids := e.orgPNGs(t, alice, 3)
 	bobs := e.upload(t, bob, "bob.png", "image/png", pngBytes(t, 3, 3))
 	foreign := e.upload(t, wsB, "b.png", "image/png", pngBytes(t, 3, 3))
 
-	a, created, err := e.svc.Attach(ctx, alice, post, "g", ids[0], nil)
+	a, created, err := e.svc.Attach(ctx, alice, orgPost, "g", ids[0], nil)
 	require.NoError(t, err)
 	assert.True(t, created)
 	assert.Equal(t, 0, a.Position)
-	_, _, err = e.svc.Attach(ctx, alice, post, "g", ids[1], nil)
+	_, _, err = e.svc.Attach(ctx, alice, orgPost, "g", ids[1], nil)
 	require.NoError(t, err)
-	a, created, err = e.svc.Attach(ctx, alice, post, "g", ids[2], &attach.AttachOptions{Position: ptr(0)})
+	a, created, err = e.svc.Attach(ctx, alice, orgPost, "g", ids[2], &attach.AttachOptions{Position: ptr(0)})
 	require.NoError(t, err)
 	assert.True(t, created)
 	assert.Equal(t, 0, a.Position)
-	a, created, err = e.svc.Attach(ctx, alice, post, "g", ids[0], nil)
+	a, created, err = e.svc.Attach(ctx, alice, orgPost, "g", ids[0], nil)
 	require.NoError(t, err)
 	assert.False(t, created, "already there: a retry changes nothing")
 	assert.Equal(t, 1, a.Position)
 	field := func() []string {
-		got, err := e.svc.Attachments(ctx, alice, post)
+		got, err := e.svc.Attachments(ctx, alice, orgPost)
 		require.NoError(t, err)
-		return fileIDs(got["g"])
+		return orgFileIDs(got["g"])
 	}
 	assert.Equal(t, []string{ids[2], ids[0], ids[1]}, field())
 
-	_, _, err = e.svc.Attach(ctx, alice, post, "g", foreign.ID, nil)
-	requireCode(t, err, attach.CodeNotFound)
-	_, _, err = e.svc.Attach(ctx, alice, post, "g", bobs.ID, nil)
-	requireCode(t, err, attach.CodeForbidden)
-	_, _, err = e.svc.Attach(ctx, alice, post, "g", ids[1], &attach.AttachOptions{Position: ptr(-1)})
-	requireCode(t, err, attach.CodeInvalidRequest)
+	_, _, err = e.svc.Attach(ctx, alice, orgPost, "g", foreign.ID, nil)
+	requireOrgCode(t, err, attach.CodeNotFound)
+	_, _, err = e.svc.Attach(ctx, alice, orgPost, "g", bobs.ID, nil)
+	requireOrgCode(t, err, attach.CodeForbidden)
+	_, _, err = e.svc.Attach(ctx, alice, orgPost, "g", ids[1], &attach.AttachOptions{Position: ptr(-1)})
+	requireOrgCode(t, err, attach.CodeInvalidRequest)
 	_, _, err = e.svc.Attach(ctx, alice, attach.Record{Type: "", ID: "1"}, "g", ids[1], nil)
-	requireCode(t, err, attach.CodeInvalidRequest)
+	requireOrgCode(t, err, attach.CodeInvalidRequest)
 
-	requireCode(t, e.svc.Detach(ctx, alice, post, "g", foreign.ID, nil), attach.CodeNotFound)
-	requireCode(t, e.svc.Detach(ctx, bob, post, "g", ids[0], nil), attach.CodeForbidden)
-	requireCode(t, e.svc.Detach(ctx, alice, post, "other", ids[0], nil), attach.CodeNotFound)
-	require.NoError(t, e.svc.Detach(ctx, alice, post, "g", ids[0], nil))
+	requireOrgCode(t, e.svc.Detach(ctx, alice, orgPost, "g", foreign.ID, nil), attach.CodeNotFound)
+	requireOrgCode(t, e.svc.Detach(ctx, bob, orgPost, "g", ids[0], nil), attach.CodeForbidden)
+	requireOrgCode(t, e.svc.Detach(ctx, alice, orgPost, "other", ids[0], nil), attach.CodeNotFound)
+	require.NoError(t, e.svc.Detach(ctx, alice, orgPost, "g", ids[0], nil))
 	assert.Equal(t, []string{ids[2], ids[1]}, field())
 	_, err = e.svc.File(ctx, alice, ids[0])
 	require.NoError(t, err, "detaching without purge keeps the file")
 
 	// Where-used needs the view right; another workspace's file is not found.
 	_, err = e.svc.FileAttachments(ctx, bob, ids[1])
-	requireCode(t, err, attach.CodeForbidden)
+	requireOrgCode(t, err, attach.CodeForbidden)
 	_, err = e.svc.FileAttachments(ctx, wsB, ids[1])
-	requireCode(t, err, attach.CodeNotFound)
+	requireOrgCode(t, err, attach.CodeNotFound)
 }
 
 func TestAttachmentsShowOnlyVisibleFiles(t *testing.T) {
@@ -216,15 +216,15 @@ func TestAttachmentsShowOnlyVisibleFiles(t *testing.T) {
 	shared := e.upload(t, alice, "s.png", "image/png", pngBytes(t, 3, 2))
 	_, err := e.svc.Update(ctx, alice, shared.ID, attach.UpdateRequest{ACL: &attach.ACL{View: []string{"user:bob"}}})
 	require.NoError(t, err)
-	_, err = e.svc.SetAttachments(ctx, alice, post, "g", []string{mine.ID, shared.ID}, nil)
+	_, err = e.svc.SetAttachments(ctx, alice, orgPost, "g", []string{mine.ID, shared.ID}, nil)
 	require.NoError(t, err)
-	got, err := e.svc.Attachments(ctx, bob, post)
+	got, err := e.svc.Attachments(ctx, bob, orgPost)
 	require.NoError(t, err)
-	assert.Equal(t, []string{shared.ID}, fileIDs(got["g"]))
-	got, err = e.svc.Attachments(ctx, wsA, post)
+	assert.Equal(t, []string{shared.ID}, orgFileIDs(got["g"]))
+	got, err = e.svc.Attachments(ctx, wsA, orgPost)
 	require.NoError(t, err)
-	assert.Equal(t, []string{mine.ID, shared.ID}, fileIDs(got["g"]))
-	got, err = e.svc.Attachments(ctx, wsB, post)
+	assert.Equal(t, []string{mine.ID, shared.ID}, orgFileIDs(got["g"]))
+	got, err = e.svc.Attachments(ctx, wsB, orgPost)
 	require.NoError(t, err)
 	assert.Empty(t, got, "another workspace's record of the same name is another record")
 }
@@ -232,14 +232,14 @@ func TestAttachmentsShowOnlyVisibleFiles(t *testing.T) {
 func TestDeleteFileDetaches(t *testing.T) {
 	e := newEnv(t, func(o *attach.Options) { o.Retention = time.Hour })
 	ctx := context.Background()
-	ids := e.pngs(t, alice, 3)
-	_, err := e.svc.SetAttachments(ctx, alice, post, "g", ids, nil)
+	ids := e.orgPNGs(t, alice, 3)
+	_, err := e.svc.SetAttachments(ctx, alice, orgPost, "g", ids, nil)
 	require.NoError(t, err)
 	require.NoError(t, e.svc.Delete(ctx, alice, ids[1], nil))
-	got, err := e.svc.Attachments(ctx, alice, post)
+	got, err := e.svc.Attachments(ctx, alice, orgPost)
 	require.NoError(t, err)
-	assert.Equal(t, []string{ids[0], ids[2]}, fileIDs(got["g"]))
-	as, err := e.svc.SetAttachments(ctx, alice, post, "g", []string{ids[0], ids[2]}, nil)
+	assert.Equal(t, []string{ids[0], ids[2]}, orgFileIDs(got["g"]))
+	as, err := e.svc.SetAttachments(ctx, alice, orgPost, "g", []string{ids[0], ids[2]}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{ids[0], ids[2]}, attachedIDs(as), "positions closed up")
 
@@ -252,9 +252,9 @@ func TestDeleteFileDetaches(t *testing.T) {
 
 	// Purged files go too.
 	require.NoError(t, e.svc.Delete(ctx, alice, ids[0], &attach.DeleteOptions{Purge: true}))
-	got, err = e.svc.Attachments(ctx, alice, post)
+	got, err = e.svc.Attachments(ctx, alice, orgPost)
 	require.NoError(t, err)
-	assert.Equal(t, []string{ids[2]}, fileIDs(got["g"]))
+	assert.Equal(t, []string{ids[2]}, orgFileIDs(got["g"]))
 }
 
 func TestPurgeDetached(t *testing.T) {
@@ -268,7 +268,7 @@ func TestPurgeDetached(t *testing.T) {
 	require.NoError(t, err)
 	other := attach.Record{Type: "post", ID: "43"}
 
-	_, err = e.svc.SetAttachments(ctx, alice, post, "g", []string{only.ID, shared.ID, once.ID, bobs.ID}, nil)
+	_, err = e.svc.SetAttachments(ctx, alice, orgPost, "g", []string{only.ID, shared.ID, once.ID, bobs.ID}, nil)
 	require.NoError(t, err)
 	_, err = e.svc.SetAttachments(ctx, alice, other, "g", []string{shared.ID, once.ID}, nil)
 	require.NoError(t, err)
@@ -276,7 +276,7 @@ func TestPurgeDetached(t *testing.T) {
 	require.NoError(t, err)
 
 	// Without Purge nothing is deleted.
-	_, err = e.svc.SetAttachments(ctx, alice, post, "g", []string{only.ID, shared.ID, once.ID, bobs.ID}, nil)
+	_, err = e.svc.SetAttachments(ctx, alice, orgPost, "g", []string{only.ID, shared.ID, once.ID, bobs.ID}, nil)
 	require.NoError(t, err)
 	require.NoError(t, e.svc.ClearAttachments(ctx, alice, other, nil))
 	_, err = e.svc.File(ctx, alice, shared.ID)
@@ -285,9 +285,9 @@ func TestPurgeDetached(t *testing.T) {
 	require.NoError(t, err)
 
 	before := len(e.objects(t))
-	require.NoError(t, e.svc.ClearAttachments(ctx, alice, post, &attach.SetAttachmentsOptions{Purge: true}))
+	require.NoError(t, e.svc.ClearAttachments(ctx, alice, orgPost, &attach.SetAttachmentsOptions{Purge: true}))
 	_, err = e.svc.File(ctx, alice, only.ID)
-	requireCode(t, err, attach.CodeNotFound, "only ever attached to post 42: purged")
+	requireOrgCode(t, err, attach.CodeNotFound, "only ever attached to orgPost 42: purged")
 	for _, f := range []*attach.File{shared, once} {
 		_, err = e.svc.File(ctx, alice, f.ID)
 		require.NoError(t, err, "%s was attached elsewhere", f.FileName)
@@ -298,29 +298,29 @@ func TestPurgeDetached(t *testing.T) {
 
 	// Detach with Purge.
 	single := e.upload(t, alice, "single.png", "image/png", pngBytes(t, 6, 2))
-	_, _, err = e.svc.Attach(ctx, alice, post, "cover", single.ID, nil)
+	_, _, err = e.svc.Attach(ctx, alice, orgPost, "cover", single.ID, nil)
 	require.NoError(t, err)
-	require.NoError(t, e.svc.Detach(ctx, alice, post, "cover", single.ID, &attach.DetachOptions{Purge: true}))
+	require.NoError(t, e.svc.Detach(ctx, alice, orgPost, "cover", single.ID, &attach.DetachOptions{Purge: true}))
 	_, err = e.svc.File(ctx, alice, single.ID)
-	requireCode(t, err, attach.CodeNotFound)
+	requireOrgCode(t, err, attach.CodeNotFound)
 }
 
 func TestSetAttachmentsConcurrentRetries(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	ids := e.pngs(t, alice, 3)
+	ids := e.orgPNGs(t, alice, 3)
 	const n = 8
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := e.svc.SetAttachments(ctx, alice, post, "g", ids, nil)
+			_, err := e.svc.SetAttachments(ctx, alice, orgPost, "g", ids, nil)
 			errs <- err
 		}()
 	}
 	for range n {
 		require.NoError(t, <-errs)
 	}
-	got, err := e.svc.Attachments(ctx, alice, post)
+	got, err := e.svc.Attachments(ctx, alice, orgPost)
 	require.NoError(t, err)
-	assert.Equal(t, ids, fileIDs(got["g"]), "retries racing each other leave one set")
+	assert.Equal(t, ids, orgFileIDs(got["g"]), "retries racing each other leave one set")
 }

@@ -383,7 +383,7 @@ func (s *Service) collectionPolicy(ctx context.Context, scope Scope, id string) 
 	if err != nil {
 		return nil, err
 	}
-	p := narrow(s.policy, r.AllowedTypes, r.MaxSize)
+	p := narrowPolicy(s.policy, r.AllowedTypes, r.MaxSize)
 	return &p, nil
 }
 
@@ -401,13 +401,13 @@ func (s *Service) filePolicy(ctx context.Context, f *driver.FileRecord) (*Policy
 	if err != nil {
 		return nil, wrap(err, "load collection")
 	}
-	p := narrow(s.policy, r.AllowedTypes, r.MaxSize)
+	p := narrowPolicy(s.policy, r.AllowedTypes, r.MaxSize)
 	return &p, nil
 }
 
-// narrow intersects a policy with a collection's types and size: a type is
+// narrowPolicy intersects a policy with a collection's types and size: a type is
 // allowed when both allow it, up to the smaller limit.
-func narrow(p Policy, types []string, maxSize int64) Policy {
+func narrowPolicy(p Policy, types []string, maxSize int64) Policy {
 	out := Policy{MaxSize: p.MaxSize}
 	if maxSize > 0 && (out.MaxSize == 0 || maxSize < out.MaxSize) {
 		out.MaxSize = maxSize

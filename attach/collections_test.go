@@ -16,7 +16,7 @@ import (
 
 const unknownCol = "col_01900000-0000-7000-8000-000000000000"
 
-func requireCode(t *testing.T, err error, code attach.Code, msgAndArgs ...any) {
+func requireOrgCode(t *testing.T, err error, code attach.Code, msgAndArgs ...any) {
 	t.Helper()
 	require.Error(t, err, msgAndArgs...)
 	require.Equal(t, code, attach.CodeOf(err), "%v %v", err, msgAndArgs)
@@ -87,11 +87,11 @@ func TestCollections(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.svc.CreateCollection(ctx, alice, tc.req)
-			requireCode(t, err, tc.code)
+			requireOrgCode(t, err, tc.code)
 		})
 	}
 	_, err = e.svc.CreateCollection(ctx, wsB, attach.CollectionRequest{Name: "x", ParentID: photos.ID})
-	requireCode(t, err, attach.CodeNotFound)
+	requireOrgCode(t, err, attach.CodeNotFound)
 	top, err = e.svc.Collections(ctx, wsA, "")
 	require.NoError(t, err)
 	assert.Len(t, top, 3, "nothing was created by the refused requests")
@@ -120,16 +120,16 @@ func TestCollectionsOtherWorkspaceAndAccess(t *testing.T) {
 	}
 	for _, tc := range calls {
 		t.Run(tc.name, func(t *testing.T) {
-			requireCode(t, tc.call(attach.Scope{Workspace: "ws-b", User: "alice"}), attach.CodeNotFound)
-			requireCode(t, tc.call(wsB), attach.CodeNotFound)
+			requireOrgCode(t, tc.call(attach.Scope{Workspace: "ws-b", User: "alice"}), attach.CodeNotFound)
+			requireOrgCode(t, tc.call(wsB), attach.CodeNotFound)
 		})
 	}
 	// Same workspace: bob may read, not change.
 	_, err := e.svc.Collection(ctx, bob, c.ID)
 	require.NoError(t, err)
 	_, err = e.svc.UpdateCollection(ctx, bob, c.ID, attach.CollectionUpdate{Name: &name})
-	requireCode(t, err, attach.CodeForbidden)
-	requireCode(t, e.svc.DeleteCollection(ctx, bob, c.ID, nil), attach.CodeForbidden)
+	requireOrgCode(t, err, attach.CodeForbidden)
+	requireOrgCode(t, e.svc.DeleteCollection(ctx, bob, c.ID, nil), attach.CodeForbidden)
 	got, err := e.svc.UpdateCollection(ctx, wsA, c.ID, attach.CollectionUpdate{Name: &name})
 	require.NoError(t, err, "an administrator may")
 	assert.Equal(t, "Renamed", got.Name)
@@ -175,7 +175,7 @@ func TestUpdateCollection(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.svc.UpdateCollection(ctx, alice, tc.id, tc.req)
-			requireCode(t, err, tc.code)
+			requireOrgCode(t, err, tc.code)
 			got, err := e.svc.Collection(ctx, alice, a.ID)
 			require.NoError(t, err)
 			assert.Equal(t, a, got, "unchanged")
@@ -197,14 +197,14 @@ func TestCollectionPolicy(t *testing.T) {
 	assert.Equal(t, attach.FileLimits{AllowedTypes: []string{"image/png"}, MaxSize: int64(len(png) + 10)}, up.FileLimits,
 		"the intersection with the default policy (which has no text types)")
 	_, err = e.svc.RequestUpload(ctx, alice, attach.UploadRequest{FileName: "a.pdf", MIMEType: "application/pdf", Size: 100, CollectionID: col.ID})
-	requireCode(t, err, attach.CodeInvalidFileType)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
 	_, err = e.svc.RequestUpload(ctx, alice, attach.UploadRequest{FileName: "a.png", MIMEType: "image/png", Size: int64(len(png) + 11), CollectionID: col.ID})
 	var te *attach.Error
 	require.True(t, errors.As(err, &te))
 	assert.Equal(t, attach.CodeFileTooLarge, te.Code)
 	assert.Equal(t, int64(len(png)+10), te.MaxSize)
 	_, err = e.svc.RequestUpload(ctx, alice, attach.UploadRequest{FileName: "a.txt", MIMEType: "text/plain", Size: 5, CollectionID: col.ID})
-	requireCode(t, err, attach.CodeInvalidFileType)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
 
 	// Confirm: the collection narrowed after the ticket was issued.
 	require.NoError(t, e.put(t, up, "image/png", png))
@@ -212,7 +212,7 @@ func TestCollectionPolicy(t *testing.T) {
 	_, err = e.svc.UpdateCollection(ctx, alice, col.ID, attach.CollectionUpdate{MaxSize: &smaller})
 	require.NoError(t, err)
 	_, err = e.svc.Confirm(ctx, alice, up.ID)
-	requireCode(t, err, attach.CodeFileTooLarge)
+	requireOrgCode(t, err, attach.CodeFileTooLarge)
 	st, err := e.svc.Status(ctx, alice, up.ID)
 	require.NoError(t, err)
 	assert.Equal(t, attach.StatusRejected, st.Status)
@@ -223,16 +223,16 @@ func TestCollectionPolicy(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.put(t, up, "image/png", pngBytes(t, 1, 1)[:20]))
 	_, err = e.svc.Confirm(ctx, alice, up.ID)
-	requireCode(t, err, attach.CodeInvalidFileType)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
 
 	// Direct uploads meet the collection's policy at confirm.
 	_, err = e.svc.Put(ctx, alice, attach.PutRequest{FileName: "d.pdf", Size: -1, CollectionID: col.ID}, bytes.NewReader(pdfBytes(300)))
-	requireCode(t, err, attach.CodeInvalidFileType)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
 
 	// Moving a file in: its content must fit.
 	f := e.upload(t, alice, "c.pdf", "application/pdf", pdfBytes(300))
 	_, err = e.svc.Update(ctx, alice, f.ID, attach.UpdateRequest{CollectionID: &col.ID})
-	requireCode(t, err, attach.CodeInvalidFileType)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
 	pdfs := e.collection(t, alice, attach.CollectionRequest{Name: "PDFs", AllowedTypes: []string{"application/*"}})
 	moved, err := e.svc.Update(ctx, alice, f.ID, attach.UpdateRequest{CollectionID: &pdfs.ID})
 	require.NoError(t, err)
@@ -242,19 +242,19 @@ func TestCollectionPolicy(t *testing.T) {
 	foreign := e.collection(t, wsB, attach.CollectionRequest{Name: "theirs"})
 	for _, id := range []string{unknownCol, foreign.ID} {
 		_, err = e.svc.RequestUpload(ctx, alice, attach.UploadRequest{FileName: "a.png", MIMEType: "image/png", Size: 10, CollectionID: id})
-		requireCode(t, err, attach.CodeNotFound)
+		requireOrgCode(t, err, attach.CodeNotFound)
 		_, err = e.svc.Put(ctx, alice, attach.PutRequest{FileName: "a.png", Size: -1, CollectionID: id}, bytes.NewReader(png))
-		requireCode(t, err, attach.CodeNotFound)
+		requireOrgCode(t, err, attach.CodeNotFound)
 		_, err = e.svc.Update(ctx, alice, f.ID, attach.UpdateRequest{CollectionID: &id})
-		requireCode(t, err, attach.CodeNotFound)
+		requireOrgCode(t, err, attach.CodeNotFound)
 		imp, err := attach.NewImporter(e.svc, nil)
 		require.NoError(t, err)
 		_, err = imp.Import(ctx, alice, attach.ImportRequest{URL: "https://example.com/a.png", CollectionID: id})
-		requireCode(t, err, attach.CodeNotFound)
+		requireOrgCode(t, err, attach.CodeNotFound)
 		require.NoError(t, imp.Close())
 	}
 	_, err = e.svc.RequestUpload(ctx, alice, attach.UploadRequest{FileName: "a.png", MIMEType: "image/png", Size: 10, CollectionID: "photos"})
-	requireCode(t, err, attach.CodeInvalidRequest)
+	requireOrgCode(t, err, attach.CodeInvalidRequest)
 }
 
 func TestCollectionFiles(t *testing.T) {
@@ -287,7 +287,7 @@ func TestCollectionFiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, page.Items, "bob sees the collection, not alice's private files")
 	_, err = e.svc.CollectionFiles(ctx, alice, unknownCol, nil)
-	requireCode(t, err, attach.CodeNotFound)
+	requireOrgCode(t, err, attach.CodeNotFound)
 }
 
 func TestDeleteCollection(t *testing.T) {
@@ -308,9 +308,9 @@ func TestDeleteCollection(t *testing.T) {
 	outside := e.upload(t, alice, "outside.png", "image/png", pngBytes(t, 3, 3))
 	require.Len(t, e.objects(t), 4)
 
-	requireCode(t, e.svc.DeleteCollection(ctx, alice, leaf.ID, nil), attach.CodeConflict)
-	requireCode(t, e.svc.DeleteCollection(ctx, alice, top.ID, nil), attach.CodeConflict)
-	requireCode(t, e.svc.DeleteCollection(ctx, alice, top.ID, &attach.DeleteCollectionOptions{Recursive: true}),
+	requireOrgCode(t, e.svc.DeleteCollection(ctx, alice, leaf.ID, nil), attach.CodeConflict)
+	requireOrgCode(t, e.svc.DeleteCollection(ctx, alice, top.ID, nil), attach.CodeConflict)
+	requireOrgCode(t, e.svc.DeleteCollection(ctx, alice, top.ID, &attach.DeleteCollectionOptions{Recursive: true}),
 		attach.CodeForbidden, "bob's file is in there")
 	require.Len(t, e.objects(t), 4, "nothing was deleted")
 	_, err = e.svc.Collection(ctx, alice, leaf.ID)
@@ -322,7 +322,7 @@ func TestDeleteCollection(t *testing.T) {
 	require.NoError(t, e.svc.DeleteCollection(ctx, alice, top.ID, &attach.DeleteCollectionOptions{Recursive: true}))
 	for _, c := range []*attach.Collection{top, mid, leaf} {
 		_, err := e.svc.Collection(ctx, alice, c.ID)
-		requireCode(t, err, attach.CodeNotFound)
+		requireOrgCode(t, err, attach.CodeNotFound)
 	}
 	keys := e.objects(t)
 	require.Len(t, keys, 1, "the files' bytes are gone")
@@ -334,7 +334,7 @@ func TestDeleteCollection(t *testing.T) {
 	// Another creator's sub-collection stops a user, not an administrator.
 	p := e.collection(t, alice, attach.CollectionRequest{Name: "p"})
 	e.collection(t, bob, attach.CollectionRequest{Name: "bob's", ParentID: p.ID})
-	requireCode(t, e.svc.DeleteCollection(ctx, alice, p.ID, &attach.DeleteCollectionOptions{Recursive: true}), attach.CodeForbidden)
+	requireOrgCode(t, e.svc.DeleteCollection(ctx, alice, p.ID, &attach.DeleteCollectionOptions{Recursive: true}), attach.CodeForbidden)
 	require.NoError(t, e.svc.DeleteCollection(ctx, wsA, p.ID, &attach.DeleteCollectionOptions{Recursive: true}))
 	// An empty one needs no recursive.
 	empty := e.collection(t, alice, attach.CollectionRequest{Name: "e"})
@@ -348,7 +348,7 @@ func TestDeleteCollectionWithRetention(t *testing.T) {
 	f := e.uploadWith(t, alice, attach.UploadRequest{FileName: "f.png", MIMEType: "image/png", CollectionID: col.ID}, pngBytes(t, 2, 2))
 	require.NoError(t, e.svc.DeleteCollection(ctx, alice, col.ID, &attach.DeleteCollectionOptions{Recursive: true}))
 	_, err := e.svc.File(ctx, alice, f.ID)
-	requireCode(t, err, attach.CodeNotFound)
+	requireOrgCode(t, err, attach.CodeNotFound)
 	back, err := e.svc.Undelete(ctx, alice, f.ID)
 	require.NoError(t, err)
 	assert.Nil(t, back.CollectionID, "restored outside the deleted collection")

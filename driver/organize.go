@@ -94,8 +94,8 @@ type OrganizeStore interface {
 	Collection(ctx context.Context, workspace, id string) (*CollectionRecord, error)
 
 	// Collections lists the children of parentID ("" for the top level)
-	// ordered by Order, then Name, then ID; at most limit (1 to 1000,
-	// else ErrInvalidArgument).
+	// ordered by Order, then Name (in the database's collation), then ID;
+	// at most limit (1 to 1000, else ErrInvalidArgument).
 	Collections(ctx context.Context, workspace, parentID string, limit int) ([]CollectionRecord, error)
 
 	// UpdateCollection changes a collection's non-nil fields and returns

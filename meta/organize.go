@@ -54,8 +54,8 @@ func typesJSON(types []string) (string, error) {
 	return string(b), err
 }
 
-// lock takes the lock row name of a workspace until tx ends.
-func (s *Store) lock(ctx context.Context, tx *sql.Tx, workspace, name string) error {
+// lockOrganize takes the lock row name of a workspace until tx ends.
+func (s *Store) lockOrganize(ctx context.Context, tx *sql.Tx, workspace, name string) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO organize_locks (workspace, name, n) VALUES (?, ?, 1)
 		ON CONFLICT (workspace, name) DO UPDATE SET n = organize_locks.n + 1`), workspace, name)
 	return err
@@ -84,11 +84,11 @@ func (s *Store) CreateCollection(ctx context.Context, c *driver.CollectionRecord
 		updated = c.CreatedAt
 	}
 	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, c.Workspace, "collections"); err != nil {
+		if err := s.lockOrganize(ctx, tx, c.Workspace, "collections"); err != nil {
 			return err
 		}
 		if c.ParentID != "" {
-			depth, err := s.depth(ctx, tx, c.Workspace, c.ParentID)
+			depth, err := s.collectionDepth(ctx, tx, c.Workspace, c.ParentID)
 			if err != nil {
 				return err
 			}
@@ -104,18 +104,18 @@ func (s *Store) CreateCollection(ctx context.Context, c *driver.CollectionRecord
 	return s.fail(ctx, op, err)
 }
 
-// depth returns the level of a collection of the workspace (1 at the top)
-// walking its parents, or sql.ErrNoRows when it does not exist. A chain
-// longer than MaxCollectionDepth+1 (which no write can make) stops the
-// walk with ErrInvalidArgument.
-func (s *Store) depth(ctx context.Context, tx *sql.Tx, workspace, id string) (int, error) {
-	_, depth, err := s.ancestors(ctx, tx, workspace, id, "")
+// collectionDepth returns the level of a collection of the workspace (1 at
+// the top) walking its parents, or sql.ErrNoRows when it does not exist. A
+// chain longer than MaxCollectionDepth+1 (which no write can make) stops
+// the walk with ErrInvalidArgument.
+func (s *Store) collectionDepth(ctx context.Context, tx *sql.Tx, workspace, id string) (int, error) {
+	_, depth, err := s.collectionAncestors(ctx, tx, workspace, id, "")
 	return depth, err
 }
 
-// ancestors walks from id up to the top and reports whether the chain
+// collectionAncestors walks from id up to the top and reports whether the chain
 // (id included) passes through stop, and the depth of id.
-func (s *Store) ancestors(ctx context.Context, tx *sql.Tx, workspace, id, stop string) (bool, int, error) {
+func (s *Store) collectionAncestors(ctx context.Context, tx *sql.Tx, workspace, id, stop string) (bool, int, error) {
 	depth, found := 0, false
 	for cur := id; cur != ""; depth++ {
 		if depth > driver.MaxCollectionDepth {
@@ -135,9 +135,9 @@ func (s *Store) ancestors(ctx context.Context, tx *sql.Tx, workspace, id, stop s
 	return found, depth, nil
 }
 
-// height returns the number of levels of the subtree under id (1 for a
+// collectionHeight returns the number of levels of the subtree under id (1 for a
 // collection without children), reading one level per query.
-func (s *Store) height(ctx context.Context, tx *sql.Tx, workspace, id string) (int, error) {
+func (s *Store) collectionHeight(ctx context.Context, tx *sql.Tx, workspace, id string) (int, error) {
 	level := []string{id}
 	h := 0
 	for len(level) > 0 {
@@ -247,11 +247,11 @@ func (s *Store) UpdateCollection(ctx context.Context, u *driver.CollectionUpdate
 	args = append(args, u.ID, u.Workspace)
 	var out *driver.CollectionRecord
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, u.Workspace, "collections"); err != nil {
+		if err := s.lockOrganize(ctx, tx, u.Workspace, "collections"); err != nil {
 			return err
 		}
 		if u.ParentID != nil && *u.ParentID != "" {
-			if err := s.checkMove(ctx, tx, u.Workspace, u.ID, *u.ParentID); err != nil {
+			if err := s.checkCollectionMove(ctx, tx, u.Workspace, u.ID, *u.ParentID); err != nil {
 				return err
 			}
 		}
@@ -272,21 +272,21 @@ func (s *Store) UpdateCollection(ctx context.Context, u *driver.CollectionUpdate
 	return out, nil
 }
 
-// checkMove refuses to put id under parent when that makes a cycle or a
+// checkCollectionMove refuses to put id under parent when that makes a cycle or a
 // tree deeper than MaxCollectionDepth.
-func (s *Store) checkMove(ctx context.Context, tx *sql.Tx, workspace, id, parent string) error {
+func (s *Store) checkCollectionMove(ctx context.Context, tx *sql.Tx, workspace, id, parent string) error {
 	var one int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM collections WHERE id = ? AND workspace = ?`), id, workspace).Scan(&one); err != nil {
 		return err
 	}
-	cycle, depth, err := s.ancestors(ctx, tx, workspace, parent, id)
+	cycle, depth, err := s.collectionAncestors(ctx, tx, workspace, parent, id)
 	if err != nil {
 		return err
 	}
 	if cycle {
 		return invalid("collection %s cannot move under itself or one of its descendants", id)
 	}
-	h, err := s.height(ctx, tx, workspace, id)
+	h, err := s.collectionHeight(ctx, tx, workspace, id)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *Store) checkMove(ctx context.Context, tx *sql.Tx, workspace, id, parent
 // DeleteCollection removes an empty collection; see driver.OrganizeStore.
 func (s *Store) DeleteCollection(ctx context.Context, workspace, id string) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, workspace, "collections"); err != nil {
+		if err := s.lockOrganize(ctx, tx, workspace, "collections"); err != nil {
 			return err
 		}
 		var one int

@@ -43,9 +43,9 @@ func checkRecordRef(recordType, recordID, field string) error {
 	return nil
 }
 
-// lockFile locks an undeleted file's row until tx ends, or returns
+// lockAttachable locks an undeleted file's row until tx ends, or returns
 // sql.ErrNoRows (wrapped with the id) when the workspace has no such file.
-func (s *Store) lockFile(ctx context.Context, tx *sql.Tx, workspace, id string) error {
+func (s *Store) lockAttachable(ctx context.Context, tx *sql.Tx, workspace, id string) error {
 	res, err := tx.ExecContext(ctx, s.q(`UPDATE files SET updated_at = updated_at WHERE id = ? AND workspace = ? AND deleted_at = 0`),
 		id, workspace)
 	if err != nil {
@@ -57,8 +57,8 @@ func (s *Store) lockFile(ctx context.Context, tx *sql.Tx, workspace, id string) 
 	return nil
 }
 
-// fieldRows returns a field's attachments in order.
-func (s *Store) fieldRows(ctx context.Context, q interface {
+// attachmentRows returns a field's attachments in order.
+func (s *Store) attachmentRows(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, workspace, recordType, recordID, field string) ([]driver.AttachmentRecord, error) {
 	rows, err := q.QueryContext(ctx, s.q(`SELECT `+attachmentColumns+` FROM attachments
@@ -79,16 +79,16 @@ func (s *Store) fieldRows(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// remember records that a file was attached to a record.
-func (s *Store) remember(ctx context.Context, tx *sql.Tx, workspace, fileID, recordType, recordID string) error {
+// rememberAttachment records that a file was attached to a record.
+func (s *Store) rememberAttachment(ctx context.Context, tx *sql.Tx, workspace, fileID, recordType, recordID string) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO attachment_history (workspace, file_id, record_type, record_id)
 		VALUES (?, ?, ?, ?) ON CONFLICT (file_id, record_type, record_id) DO NOTHING`), workspace, fileID, recordType, recordID)
 	return err
 }
 
-// orphaned reports whether a file is attached nowhere and was never
+// attachmentOrphan reports whether a file is attached nowhere and was never
 // attached to a record other than (recordType, recordID).
-func (s *Store) orphaned(ctx context.Context, tx *sql.Tx, fileID, recordType, recordID string) (bool, error) {
+func (s *Store) attachmentOrphan(ctx context.Context, tx *sql.Tx, fileID, recordType, recordID string) (bool, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, s.q(`SELECT
 		(SELECT COUNT(*) FROM attachments WHERE file_id = ?) +
@@ -122,7 +122,7 @@ func (s *Store) SetAttachments(ctx context.Context, set *driver.AttachmentSet) (
 	}
 	change := &driver.AttachmentChange{}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, set.Workspace, fieldLock(set.RecordType, set.RecordID, set.Field)); err != nil {
+		if err := s.lockOrganize(ctx, tx, set.Workspace, fieldLock(set.RecordType, set.RecordID, set.Field)); err != nil {
 			return err
 		}
 		sorted := slices.Sorted(func(yield func(string) bool) {
@@ -133,11 +133,11 @@ func (s *Store) SetAttachments(ctx context.Context, set *driver.AttachmentSet) (
 			}
 		})
 		for _, id := range sorted {
-			if err := s.lockFile(ctx, tx, set.Workspace, id); err != nil {
+			if err := s.lockAttachable(ctx, tx, set.Workspace, id); err != nil {
 				return err
 			}
 		}
-		cur, err := s.fieldRows(ctx, tx, set.Workspace, set.RecordType, set.RecordID, set.Field)
+		cur, err := s.attachmentRows(ctx, tx, set.Workspace, set.RecordType, set.RecordID, set.Field)
 		if err != nil {
 			return err
 		}
@@ -167,12 +167,12 @@ func (s *Store) SetAttachments(ctx context.Context, set *driver.AttachmentSet) (
 				set.RecordID, set.Field, id, i, set.CreatedBy, micros(set.At)); err != nil {
 				return err
 			}
-			if err := s.remember(ctx, tx, set.Workspace, id, set.RecordType, set.RecordID); err != nil {
+			if err := s.rememberAttachment(ctx, tx, set.Workspace, id, set.RecordType, set.RecordID); err != nil {
 				return err
 			}
 		}
 		for _, id := range removed {
-			orphan, err := s.orphaned(ctx, tx, id, set.RecordType, set.RecordID)
+			orphan, err := s.attachmentOrphan(ctx, tx, id, set.RecordType, set.RecordID)
 			if err != nil {
 				return err
 			}
@@ -180,7 +180,7 @@ func (s *Store) SetAttachments(ctx context.Context, set *driver.AttachmentSet) (
 				change.Orphans = append(change.Orphans, id)
 			}
 		}
-		change.Attachments, err = s.fieldRows(ctx, tx, set.Workspace, set.RecordType, set.RecordID, set.Field)
+		change.Attachments, err = s.attachmentRows(ctx, tx, set.Workspace, set.RecordType, set.RecordID, set.Field)
 		return err
 	})
 	if err != nil {
@@ -207,13 +207,13 @@ func (s *Store) AddAttachment(ctx context.Context, a *driver.AttachmentRecord) (
 		created bool
 	)
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, a.Workspace, fieldLock(a.RecordType, a.RecordID, a.Field)); err != nil {
+		if err := s.lockOrganize(ctx, tx, a.Workspace, fieldLock(a.RecordType, a.RecordID, a.Field)); err != nil {
 			return err
 		}
-		if err := s.lockFile(ctx, tx, a.Workspace, a.FileID); err != nil {
+		if err := s.lockAttachable(ctx, tx, a.Workspace, a.FileID); err != nil {
 			return err
 		}
-		cur, err := s.fieldRows(ctx, tx, a.Workspace, a.RecordType, a.RecordID, a.Field)
+		cur, err := s.attachmentRows(ctx, tx, a.Workspace, a.RecordType, a.RecordID, a.Field)
 		if err != nil {
 			return err
 		}
@@ -258,7 +258,7 @@ func (s *Store) AddAttachment(ctx context.Context, a *driver.AttachmentRecord) (
 				a.RecordID, a.Field, a.FileID, pos, a.CreatedBy, micros(a.CreatedAt)); err != nil {
 				return err
 			}
-			if err := s.remember(ctx, tx, a.Workspace, a.FileID, a.RecordType, a.RecordID); err != nil {
+			if err := s.rememberAttachment(ctx, tx, a.Workspace, a.FileID, a.RecordType, a.RecordID); err != nil {
 				return err
 			}
 			created = true
@@ -283,7 +283,7 @@ func (s *Store) RemoveAttachment(ctx context.Context, workspace, recordType, rec
 	}
 	var orphan bool
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, workspace, fieldLock(recordType, recordID, field)); err != nil {
+		if err := s.lockOrganize(ctx, tx, workspace, fieldLock(recordType, recordID, field)); err != nil {
 			return err
 		}
 		var pos int
@@ -296,7 +296,7 @@ func (s *Store) RemoveAttachment(ctx context.Context, workspace, recordType, rec
 			AND record_id = ? AND field = ? AND position > ?`), workspace, recordType, recordID, field, pos); err != nil {
 			return err
 		}
-		orphan, err = s.orphaned(ctx, tx, fileID, recordType, recordID)
+		orphan, err = s.attachmentOrphan(ctx, tx, fileID, recordType, recordID)
 		return err
 	})
 	if err != nil {
