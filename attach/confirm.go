@@ -70,7 +70,11 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 	if f.Version != up.BaseVersion { // another version was committed since the ticket was issued
 		return nil, s.supersede(ctx, scope, up, f.Version)
 	}
-	v, verr := s.verify(ctx, up)
+	policy, err := s.filePolicy(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	v, verr := s.verify(ctx, up, policy)
 	if verr != nil {
 		var e *Error
 		if !errors.As(verr, &e) || e.Code == CodeUploadIncomplete || e.Code == CodeInternal {
@@ -152,9 +156,10 @@ func (s *Service) reject(ctx context.Context, scope Scope, up *driver.UploadReco
 	return e
 }
 
-// verify checks the stored object against the ticket and returns the
-// version it would become.
-func (s *Service) verify(ctx context.Context, up *driver.UploadRecord) (*driver.VersionRecord, error) {
+// verify checks the stored object against the ticket and policy (the
+// service's, narrowed by the file's collection) and returns the version
+// it would become.
+func (s *Service) verify(ctx context.Context, up *driver.UploadRecord, policy *Policy) (*driver.VersionRecord, error) {
 	attrs, err := s.storage.Attributes(ctx, up.StorageKey)
 	if errors.Is(err, driver.ErrNotFound) {
 		return nil, errorf(CodeUploadIncomplete, "no bytes have been uploaded for this file yet")
@@ -173,13 +178,13 @@ func (s *Service) verify(ctx context.Context, up *driver.UploadRecord) (*driver.
 	if err != nil {
 		return nil, err
 	}
-	mimeType, err := s.checkType(up.MIMEType, head)
+	mimeType, err := checkType(policy, up.MIMEType, head)
 	if err != nil {
 		return nil, err
 	}
 	// The detected type's own limit applies too: a ticket without a
 	// declared type was only bounded by the policy's largest.
-	if max, _ := s.policy.Allow(mimeType); max > 0 && attrs.Size > max {
+	if max, _ := policy.Allow(mimeType); max > 0 && attrs.Size > max {
 		return nil, tooLarge(max, attrs.Size)
 	}
 	digest, err := s.digest(ctx, up, attrs)
@@ -216,7 +221,7 @@ func (s *Service) digest(ctx context.Context, up *driver.UploadRecord, attrs *dr
 
 // checkType detects the content's type and checks it against the
 // declaration (if any) and the policy. It returns the type to record.
-func (s *Service) checkType(declared string, head []byte) (string, error) {
+func checkType(p *Policy, declared string, head []byte) (string, error) {
 	detected := mimetype.Detect(head)
 	effective := baseType(detected.String())
 	if declared != "" {
@@ -224,7 +229,7 @@ func (s *Service) checkType(declared string, head []byte) (string, error) {
 		case descends(detected, declared):
 			// Declared a parent (zip for docx): keep the precise type, but
 			// a policy that allows the declared family allows it.
-			if _, ok := s.policy.Allow(effective); !ok {
+			if _, ok := p.Allow(effective); !ok {
 				effective = declared
 			}
 		case effective == "text/plain" && strings.HasPrefix(declared, "text/") && declared != "text/html":
@@ -234,8 +239,8 @@ func (s *Service) checkType(declared string, head []byte) (string, error) {
 				Message: fmt.Sprintf("the content looks like %s, not the declared %s", effective, declared)}
 		}
 	}
-	if _, ok := s.policy.Allow(effective); !ok {
-		return "", s.typeNotAllowed(effective)
+	if _, ok := p.Allow(effective); !ok {
+		return "", typeNotAllowedBy(p, effective)
 	}
 	return effective, nil
 }

@@ -24,6 +24,25 @@
 // Options.Retention, Delete keeps files restorable (Undelete) for a while;
 // temporary files (Persist false) vanish when they expire.
 //
+// # Collections and attachments
+//
+// Collections (CreateCollection, Collections, UpdateCollection,
+// DeleteCollection) are nested, ordered folders of files; each may narrow
+// the policy (allowed types, size) for the files put in it, which
+// RequestUpload and Confirm enforce. Every member of a workspace sees its
+// collections; their creator and administrators may change them.
+//
+// Attachments link files to the application's own records: a Record
+// (type and id) has named fields, each an ordered set of files.
+// SetAttachments replaces a field's set in one transaction and is
+// idempotent, so an application calls it from its own record handlers
+// and may retry it; Attach and Detach add and remove one file,
+// Attachments reads a record, FileAttachments tells where a file is used.
+// Attaching needs a ready file the acting user may view. Deleting a file
+// removes its attachments (Undelete does not bring them back); the Purge
+// options delete files a record let go of that were never attached to
+// any other record.
+//
 // # Drivers
 //
 // A Service wraps a driver.Storage (package blob: memory, local disk,

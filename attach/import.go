@@ -205,6 +205,9 @@ func (imp *Importer) Import(ctx context.Context, scope Scope, req ImportRequest)
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.collectionPolicy(ctx, scope, f.CollectionID); err != nil {
+		return nil, err // unknown or foreign collection
+	}
 	f.Status, f.Source = StatusProcessing, string(SourceImport)
 	// The ticket outlives the longest an import may wait (Timeout) and
 	// run (Timeout).

@@ -54,6 +54,8 @@ func listAll(t *testing.T, svc *attach.Service, scope attach.Scope, o attach.Lis
 func TestList(t *testing.T) {
 	e := newEnv(t, nil)
 	png, pdf := pngBytes(t, 4, 4), pdfBytes(400)
+	col, err := e.svc.CreateCollection(t.Context(), wsA, attach.CollectionRequest{Name: "One"})
+	require.NoError(t, err)
 	var created []string
 	for i := range 12 {
 		req := attach.UploadRequest{FileName: fmt.Sprintf("File %02d.png", 11-i), MIMEType: "image/png", Tags: []string{"t" + fmt.Sprint(i%3)}}
@@ -62,7 +64,7 @@ func TestList(t *testing.T) {
 			req.FileName, req.MIMEType, body = fmt.Sprintf("doc %02d_x%%.pdf", 11-i), "application/pdf", pdf
 		}
 		if i < 5 {
-			req.CollectionID = "col-1"
+			req.CollectionID = col.ID
 		}
 		e.uploadWith(t, wsA, req, body)
 		created = append(created, req.FileName)
@@ -83,14 +85,14 @@ func TestList(t *testing.T) {
 		{name: "oldest first", opts: attach.ListOptions{Sort: attach.SortCreated, Limit: 4}, want: created},
 		{name: "one per page", opts: attach.ListOptions{Sort: attach.SortCreated, Limit: 1}, want: created},
 		{name: "by name, any case", opts: attach.ListOptions{Sort: attach.SortName, Limit: 7}}, // want: sortedFold
-		{name: "collection", opts: attach.ListOptions{CollectionID: "col-1", Sort: attach.SortCreated, Limit: 2}, want: created[:5]},
+		{name: "collection", opts: attach.ListOptions{CollectionID: col.ID, Sort: attach.SortCreated, Limit: 2}, want: created[:5]},
 		{name: "tag", opts: attach.ListOptions{Tag: "t1", Sort: attach.SortCreated, Limit: 2}, want: []string{created[1], created[4], created[7], created[10]}},
 		{name: "kind", opts: attach.ListOptions{Kind: attach.KindDocument, Sort: attach.SortCreated}, want: []string{created[0], created[4], created[8]}},
 		{name: "name contains, any case", opts: attach.ListOptions{Query: "FILE 1", Sort: attach.SortCreated}, want: []string{created[1]}},
 		{name: "wildcards are literal", opts: attach.ListOptions{Query: "_x%", Sort: attach.SortCreated}, want: []string{created[0], created[4], created[8]}},
 		{name: "underscore alone", opts: attach.ListOptions{Query: "_"}, want: []string{created[8], created[4], created[0]}},
 		{name: "no match", opts: attach.ListOptions{Query: "zzz"}, want: nil},
-		{name: "everything filtered", opts: attach.ListOptions{CollectionID: "col-1", Tag: "t0", Kind: attach.KindDocument, Query: "doc"}, want: []string{created[0]}},
+		{name: "everything filtered", opts: attach.ListOptions{CollectionID: col.ID, Tag: "t0", Kind: attach.KindDocument, Query: "doc"}, want: []string{created[0]}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

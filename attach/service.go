@@ -216,7 +216,14 @@ func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequ
 	if err != nil {
 		return nil, err
 	}
-	mimeType, maxSize, err := s.declaredUpload(req.MIMEType, req.Size)
+	if _, err := cleanCollectionID(req.CollectionID); err != nil {
+		return nil, err
+	}
+	policy, err := s.collectionPolicy(ctx, scope, req.CollectionID)
+	if err != nil {
+		return nil, err
+	}
+	mimeType, maxSize, err := checkDeclared(policy, req.MIMEType, req.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -225,12 +232,21 @@ func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequ
 	if err != nil {
 		return nil, err
 	}
-	return s.ticket(ctx, up)
+	t, err := s.ticket(ctx, up)
+	if t != nil {
+		t.FileLimits = policy.Limits()
+	}
+	return t, err
 }
 
 // declaredUpload checks a presigned upload's declared type and size
 // against the policy and returns the type and its size limit.
 func (s *Service) declaredUpload(declared string, size int64) (string, int64, error) {
+	return checkDeclared(&s.policy, declared, size)
+}
+
+// checkDeclared checks a declared type and size against a policy.
+func checkDeclared(p *Policy, declared string, size int64) (string, int64, error) {
 	mimeType := baseType(declared)
 	if mimeType == "" {
 		return "", 0, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", declared)
@@ -238,9 +254,9 @@ func (s *Service) declaredUpload(declared string, size int64) (string, int64, er
 	if size <= 0 {
 		return "", 0, errorf(CodeInvalidRequest, "fileSize must be a positive number of bytes")
 	}
-	maxSize, ok := s.policy.Allow(mimeType)
+	maxSize, ok := p.Allow(mimeType)
 	if !ok {
-		return "", 0, s.typeNotAllowed(mimeType)
+		return "", 0, typeNotAllowedBy(p, mimeType)
 	}
 	if maxSize > 0 && size > maxSize {
 		return "", 0, tooLarge(maxSize, size)
@@ -249,8 +265,12 @@ func (s *Service) declaredUpload(declared string, size int64) (string, int64, er
 }
 
 func (s *Service) typeNotAllowed(mimeType string) *Error {
+	return typeNotAllowedBy(&s.policy, mimeType)
+}
+
+func typeNotAllowedBy(p *Policy, mimeType string) *Error {
 	return &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", mimeType),
-		Details: map[string]any{"allowedTypes": s.policy.Limits().AllowedTypes}}
+		Details: map[string]any{"allowedTypes": p.Limits().AllowedTypes}}
 }
 
 // createPending records a new pending file and its first ticket (the
@@ -260,6 +280,9 @@ func (s *Service) createPending(ctx context.Context, scope Scope, name, mimeType
 	f, err := s.newFileRecord(scope, name, title, collection, tags, metadata, persist)
 	if err != nil {
 		return nil, nil, err
+	}
+	if _, err := s.collectionPolicy(ctx, scope, f.CollectionID); err != nil {
+		return nil, nil, err // unknown or foreign collection
 	}
 	up := s.newTicket(scope, f.ID, 1, 0, name, mimeType, size, maxSize, s.opts.UploadExpiry)
 	if err := s.store.CreateUpload(ctx, f, up); err != nil {

@@ -14,12 +14,11 @@ import (
 
 // Bounds on edited metadata.
 const (
-	maxCollectionIDBytes = 128
-	maxMetadataKeys      = 64
-	maxMetadataKeyBytes  = 128
-	maxMetadataValue     = 4 << 10
-	maxACLEntries        = 32
-	maxPrincipalBytes    = 5 + 256 // "user:" and a user id
+	maxMetadataKeys     = 64
+	maxMetadataKeyBytes = 128
+	maxMetadataValue    = 4 << 10
+	maxACLEntries       = 32
+	maxPrincipalBytes   = 5 + 256 // "user:" and a user id
 )
 
 // UpdateRequest changes a file's metadata. Nil fields stay as they are;
@@ -31,8 +30,10 @@ type UpdateRequest struct {
 	FileName *string
 	// Title sets the title; an empty title is derived from the file name.
 	Title *string
-	// CollectionID moves the file; an empty id takes it out of any
-	// collection.
+	// CollectionID moves the file into a collection of the workspace
+	// (CodeNotFound for an unknown or foreign one), whose narrowed policy
+	// the file's current content must meet (CodeInvalidFileType,
+	// CodeFileTooLarge); an empty id takes it out of any collection.
 	CollectionID *string
 	// Tags replaces the tags (at most 64, each at most 128 bytes; blank and
 	// duplicate tags are dropped).
@@ -84,6 +85,9 @@ func (s *Service) Update(ctx context.Context, scope Scope, id string, req Update
 		if err != nil {
 			return nil, err
 		}
+		if err := s.fitsCollection(ctx, scope, r, c); err != nil {
+			return nil, err
+		}
 		u.CollectionID = &c
 	}
 	if req.Tags != nil {
@@ -131,12 +135,14 @@ func checkTitle(title string) error {
 	return nil
 }
 
-// cleanCollectionID validates a collection id: at most 128 bytes of
-// printable UTF-8.
+// cleanCollectionID validates the shape of a collection id (col_<uuid>);
+// empty means no collection.
 func cleanCollectionID(id string) (string, error) {
-	if len(id) > maxCollectionIDBytes || !utf8.ValidString(id) ||
-		strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f || isBidiControl(r) }) {
-		return "", errorf(CodeInvalidRequest, "collectionId must be printable UTF-8 of at most %d bytes", maxCollectionIDBytes)
+	if id == "" {
+		return "", nil
+	}
+	if err := checkID("col", id); err != nil {
+		return "", err
 	}
 	return id, nil
 }

@@ -24,6 +24,8 @@ func TestUpdate(t *testing.T) {
 		manyKeys[fmt.Sprint("k", i)] = i
 	}
 	tooMany, _ := json.Marshal(manyKeys)
+	col, err := e.svc.CreateCollection(ctx, wsA, attach.CollectionRequest{Name: "Nine"})
+	require.NoError(t, err)
 
 	tests := []struct {
 		name  string
@@ -40,9 +42,9 @@ func TestUpdate(t *testing.T) {
 		{name: "empty title follows the name", req: attach.UpdateRequest{Title: ptr("")}, check: func(t *testing.T, f *attach.File) {
 			assert.Equal(t, "Holiday", f.Title)
 		}},
-		{name: "move", req: attach.UpdateRequest{CollectionID: ptr("col-9")}, check: func(t *testing.T, f *attach.File) {
+		{name: "move", req: attach.UpdateRequest{CollectionID: ptr(col.ID)}, check: func(t *testing.T, f *attach.File) {
 			require.NotNil(t, f.CollectionID)
-			assert.Equal(t, "col-9", *f.CollectionID)
+			assert.Equal(t, col.ID, *f.CollectionID)
 		}},
 		{name: "tags", req: attach.UpdateRequest{Tags: &[]string{" x ", "y", "x", ""}}, check: func(t *testing.T, f *attach.File) {
 			assert.Equal(t, []string{"x", "y"}, f.Tags)
@@ -72,6 +74,8 @@ func TestUpdate(t *testing.T) {
 		{name: "bidi title", req: attach.UpdateRequest{Title: ptr("gnp\u202e.exe")}, code: attach.CodeInvalidRequest},
 		{name: "long title", req: attach.UpdateRequest{Title: ptr(strings.Repeat("t", 511))}, code: attach.CodeInvalidRequest},
 		{name: "long collection", req: attach.UpdateRequest{CollectionID: ptr(strings.Repeat("c", 129))}, code: attach.CodeInvalidRequest},
+		{name: "collection id of another shape", req: attach.UpdateRequest{CollectionID: ptr("col-9")}, code: attach.CodeInvalidRequest},
+		{name: "unknown collection", req: attach.UpdateRequest{CollectionID: ptr("col_01900000-0000-7000-8000-000000000000")}, code: attach.CodeNotFound},
 		{name: "65 tags", req: attach.UpdateRequest{Tags: ptr(strings.Split(strings.Repeat("t,", 64)+"t", ","))}, code: attach.CodeInvalidRequest},
 		{name: "metadata array", req: attach.UpdateRequest{Metadata: json.RawMessage(`[1]`)}, code: attach.CodeInvalidRequest},
 		{name: "metadata not JSON", req: attach.UpdateRequest{Metadata: json.RawMessage(`{`)}, code: attach.CodeInvalidRequest},

@@ -179,7 +179,8 @@ type MetaStore interface {
 	// that is not pending returns ErrPrecondition.
 	RejectUpload(ctx context.Context, workspace, uploadID, code, reason string, at time.Time) error
 
-	// MarkDeleted hides a file at once. An unknown or already deleted file
+	// MarkDeleted hides a file at once and removes its attachments to
+	// records (see OrganizeStore). An unknown or already deleted file
 	// returns ErrNotFound.
 	MarkDeleted(ctx context.Context, workspace, id string, at time.Time) error
 

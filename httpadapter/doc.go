@@ -28,6 +28,13 @@
 // /files/{id}/versions/{n}/restore. POST /files/{id}/confirm?uploadId=
 // confirms one ticket when several version uploads are in flight.
 //
+// Organisation (authenticated): POST and GET /collections, GET, PATCH and
+// DELETE (?recursive=true) /collections/{id}, GET /collections/{id}/files;
+// PUT (replace the set), POST (add one) /records/{type}/{recordId}/
+// attachments/{field}, GET /records/{type}/{recordId}/attachments, DELETE
+// /records/{type}/{recordId}/attachments/{field}/{fileId} and GET
+// /files/{id}/attachments (where a file is used).
+//
 // # Browser client
 //
 // GET {prefix}/attach.js serves BrowserClient, a dependency-free ES module

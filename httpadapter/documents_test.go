@@ -111,13 +111,14 @@ func TestListFilesRoute(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.as(keyA, "u1")
 	png, pdf := pngFile(t, 3, 3), pdfFile(400)
+	reports := c.createCollection(t, map[string]any{"name": "reports"})
 	var names []string
 	for i := range 7 {
 		fields := map[string]any{"fileName": fmt.Sprintf("img-%d.png", i), "tags": []string{fmt.Sprint("t", i%2)}}
 		data, mimeType := png, "image/png"
 		if i%3 == 0 {
 			fields["fileName"], data, mimeType = fmt.Sprintf("Doc-%d.pdf", i), pdf, "application/pdf"
-			fields["collectionId"] = "reports"
+			fields["collectionId"] = reports.ID
 		}
 		c.uploadWith(t, fields, mimeType, data)
 		names = append(names, fields["fileName"].(string))
@@ -131,7 +132,7 @@ func TestListFilesRoute(t *testing.T) {
 		want        []string
 	}{
 		{name: "oldest first", query: "limit=3&sort=createdAt", want: names},
-		{name: "collection", query: "limit=1&sort=createdAt&collectionId=reports", want: []string{names[0], names[3], names[6]}},
+		{name: "collection", query: "limit=1&sort=createdAt&collectionId=" + reports.ID, want: []string{names[0], names[3], names[6]}},
 		{name: "tag", query: "sort=createdAt&tag=t1", want: []string{names[1], names[3], names[5]}},
 		{name: "kind", query: "sort=createdAt&kind=image", want: []string{names[1], names[2], names[4], names[5]}},
 		{name: "name contains", query: "q=DOC&sort=fileName", want: []string{names[0], names[3], names[6]}},
@@ -182,9 +183,10 @@ func TestUpdateFileRoute(t *testing.T) {
 	owner := e.as(keyA, "u1")
 	f := owner.upload(t, "a.png", "image/png", pngFile(t, 3, 3))
 	path := "/files/" + f.ID
+	c1 := owner.createCollection(t, map[string]any{"name": "c1"})
 
 	r := owner.do(t, http.MethodPatch, path, map[string]any{
-		"fileName": "../Renamed.png", "title": "Nice", "collectionId": "c1", "tags": []string{"x", "y"},
+		"fileName": "../Renamed.png", "title": "Nice", "collectionId": c1.ID, "tags": []string{"x", "y"},
 		"metadata": map[string]any{"k": "v"}, "accessControl": "public-read",
 		"acl": map[string]any{"view": []string{"user:u2"}, "edit": []string{"user:u2"}},
 	})
@@ -194,7 +196,7 @@ func TestUpdateFileRoute(t *testing.T) {
 	assert.Equal(t, "Renamed.png", got.FileName)
 	assert.Equal(t, "Nice", got.Title)
 	require.NotNil(t, got.CollectionID)
-	assert.Equal(t, "c1", *got.CollectionID)
+	assert.Equal(t, c1.ID, *got.CollectionID)
 	assert.Equal(t, []string{"x", "y"}, got.Tags)
 	assert.JSONEq(t, `{"k":"v"}`, string(got.Metadata))
 	assert.Equal(t, "public-read", got.AccessControl)

@@ -54,6 +54,19 @@
 // tags, access, name or listed state updates them in its own transaction,
 // and Open backfills them once for files that predate the migration.
 //
+// # Collections and attachments
+//
+// Migration 0003 adds collections (a parent id per row; moves walk the
+// parent chain, bounded by driver.MaxCollectionDepth, to refuse cycles),
+// attachments (one row per file in a record field, with a dense position)
+// and attachment_history (every record a file was ever attached to, for
+// purging files only one record used). Writers of a workspace's
+// collection tree, and of one record field, first update a row of
+// organize_locks, which serialises them on PostgreSQL; a field's writer
+// then locks the rows of the files it attaches, and a file deletion locks
+// the file's row before removing its attachments, so no attachment of a
+// deleted file is ever written.
+//
 // # Workspaces
 //
 // Every statement filters by workspace: another workspace's file, version or

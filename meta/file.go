@@ -22,7 +22,8 @@ func (s *Store) File(ctx context.Context, workspace, id string) (*driver.FileRec
 }
 
 // MarkDeleted sets an undeleted file's deleted_at to at, hiding it from
-// every read but FileKeys. An unknown or already deleted file returns an
+// every read but FileKeys, and removes its attachments to records (closing
+// the gaps in their fields). An unknown or already deleted file returns an
 // error matching driver.ErrNotFound; a zero at driver.ErrInvalidArgument.
 func (s *Store) MarkDeleted(ctx context.Context, workspace, id string, at time.Time) error {
 	op := "mark deleted " + id
@@ -33,8 +34,14 @@ func (s *Store) MarkDeleted(ctx context.Context, workspace, id string, at time.T
 		var version int
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE files SET deleted_at = ? WHERE id = ? AND workspace = ? AND deleted_at = 0
 			RETURNING version`), micros(at), id, workspace).Scan(&version)
-		if err != nil || version == 0 {
+		if err != nil {
 			return err
+		}
+		if err := s.detachFile(ctx, tx, workspace, id, false); err != nil {
+			return err
+		}
+		if version == 0 {
+			return nil
 		}
 		if err := s.countListed(ctx, tx, workspace, id, -1); err != nil {
 			return err
@@ -74,8 +81,8 @@ func (s *Store) FileKeys(ctx context.Context, workspace, id string) ([]string, e
 	return keys, nil
 }
 
-// PurgeFile removes a file's versions, tickets and row, deleted or not, in
-// one transaction. An unknown file returns an error matching
+// PurgeFile removes a file's versions, tickets, attachments, attachment
+// history and row, deleted or not, in one transaction. An unknown file returns an error matching
 // driver.ErrNotFound.
 func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
@@ -92,6 +99,9 @@ func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 			if err := s.countListed(ctx, tx, workspace, id, -1); err != nil {
 				return err
 			}
+		}
+		if err := s.detachFile(ctx, tx, workspace, id, true); err != nil {
+			return err
 		}
 		for _, q := range []string{
 			`DELETE FROM versions WHERE file_id = ? AND workspace = ?`,

@@ -1,4 +1,550 @@
 package drivertest
 
-// metaOrganizeTests checks the OrganizeStore methods.
-func metaOrganizeTests() []metaTest { return nil }
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attachkit/attachkit/driver"
+)
+
+// metaOrganizeTests checks the OrganizeStore methods: collections and
+// attachments to records.
+func metaOrganizeTests() []metaTest {
+	return []metaTest{
+		{name: "organize: create and list collections", run: testMetaCollections},
+		{name: "organize: update and move collections", run: testMetaUpdateCollection},
+		{name: "organize: delete only empty collections", run: testMetaDeleteCollection},
+		{name: "organize: collection files page by id", run: testMetaCollectionFiles},
+		{name: "organize: another workspace's collections are not found", run: testMetaCollectionsOtherWorkspace},
+		{name: "organize: concurrent moves never make a cycle", run: testMetaConcurrentMoves},
+		{name: "organize: set attachments", run: testMetaSetAttachments},
+		{name: "organize: refused sets change nothing", run: testMetaSetAttachmentsRefused},
+		{name: "organize: add, move and remove attachments", run: testMetaAddRemoveAttachments},
+		{name: "organize: orphans", run: testMetaAttachmentOrphans},
+		{name: "organize: deleting a file detaches it", run: testMetaDeleteDetaches},
+		{name: "organize: concurrent sets of one field", run: testMetaConcurrentSets},
+	}
+}
+
+func newCollection(ws, id, parent, name string, order int, at time.Time) *driver.CollectionRecord {
+	return &driver.CollectionRecord{Workspace: ws, ID: id, ParentID: parent, Name: name, Order: order,
+		CreatedBy: "alice", CreatedAt: at, UpdatedAt: at}
+}
+
+func collectionIDs(cs []driver.CollectionRecord) []string {
+	ids := []string{}
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+func attachmentFiles(as []driver.AttachmentRecord) []string {
+	ids := []string{}
+	for i, a := range as {
+		if a.Position != i {
+			panic(fmt.Sprintf("attachment %s at position %d, want %d (dense)", a.FileID, a.Position, i))
+		}
+		ids = append(ids, a.FileID)
+	}
+	return ids
+}
+
+func testMetaCollections(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	c := newCollection(wsA, "c1", "", "Photos", 2, at)
+	c.Starred, c.AllowedTypes, c.MaxSize = true, []string{"image/*", "application/pdf"}, 1<<20
+	require.NoError(t, s.CreateCollection(ctx, c))
+	requireIs(t, s.CreateCollection(ctx, newCollection(wsA, "c1", "", "Again", 0, at)), driver.ErrExists)
+
+	got, err := s.Collection(ctx, wsA, "c1")
+	require.NoError(t, err)
+	want := *c
+	want.CreatedAt, want.UpdatedAt = stored(at), stored(at)
+	assert.Equal(t, &want, got)
+
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "c2", "", "b-docs", 1, at)))
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "c3", "", "a-docs", 1, at)))
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "c4", "c1", "2025", 0, at)))
+	requireIs(t, s.CreateCollection(ctx, newCollection(wsA, "c5", "nope", "x", 0, at)), driver.ErrNotFound)
+	requireIs(t, s.CreateCollection(ctx, newCollection(wsA, "c6", "", "", 0, at)), driver.ErrInvalidArgument)
+
+	top, err := s.Collections(ctx, wsA, "", 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c3", "c2", "c1"}, collectionIDs(top), "by order, then name")
+	kids, err := s.Collections(ctx, wsA, "c1", 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c4"}, collectionIDs(kids))
+	one, err := s.Collections(ctx, wsA, "", 1)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c3"}, collectionIDs(one))
+	_, err = s.Collections(ctx, wsA, "", 0)
+	requireIs(t, err, driver.ErrInvalidArgument)
+
+	// Depth is bounded.
+	parent := "c4"
+	for i := 3; i <= driver.MaxCollectionDepth; i++ {
+		id := fmt.Sprintf("d%d", i)
+		require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, id, parent, id, 0, at)), "level %d", i)
+		parent = id
+	}
+	requireIs(t, s.CreateCollection(ctx, newCollection(wsA, "too-deep", parent, "x", 0, at)), driver.ErrInvalidArgument)
+	_, err = s.Collection(ctx, wsA, "too-deep")
+	requireIs(t, err, driver.ErrNotFound)
+}
+
+func testMetaUpdateCollection(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, c := range []*driver.CollectionRecord{
+		newCollection(wsA, "a", "", "A", 0, at), newCollection(wsA, "b", "a", "B", 0, at),
+		newCollection(wsA, "c", "b", "C", 0, at), newCollection(wsA, "x", "", "X", 0, at),
+	} {
+		require.NoError(t, s.CreateCollection(ctx, c))
+	}
+	later := at.Add(time.Minute)
+	name, starred, order, types, size := "Renamed", true, -3, []string{"text/plain"}, int64(99)
+	got, err := s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsA, ID: "x", Name: &name, Starred: &starred,
+		Order: &order, AllowedTypes: &types, MaxSize: &size, At: later})
+	require.NoError(t, err)
+	assert.Equal(t, "Renamed", got.Name)
+	assert.True(t, got.Starred)
+	assert.Equal(t, -3, got.Order)
+	assert.Equal(t, types, got.AllowedTypes)
+	assert.Equal(t, int64(99), got.MaxSize)
+	assert.Equal(t, stored(later), got.UpdatedAt)
+	assert.Equal(t, stored(at), got.CreatedAt)
+
+	empty := []string{}
+	got, err = s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsA, ID: "x", AllowedTypes: &empty, At: later})
+	require.NoError(t, err)
+	assert.Empty(t, got.AllowedTypes)
+	assert.Equal(t, "Renamed", got.Name, "nil fields stay")
+
+	move := func(id, parent string) error {
+		_, err := s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsA, ID: id, ParentID: &parent, At: later})
+		return err
+	}
+	requireIs(t, move("a", "a"), driver.ErrInvalidArgument, "itself")
+	requireIs(t, move("a", "c"), driver.ErrInvalidArgument, "a descendant")
+	requireIs(t, move("a", "nope"), driver.ErrNotFound)
+	requireIs(t, move("nope", "a"), driver.ErrNotFound)
+	require.NoError(t, move("c", "x"))
+	require.NoError(t, move("a", "c"), "no longer a descendant")
+	got, err = s.Collection(ctx, wsA, "a")
+	require.NoError(t, err)
+	assert.Equal(t, "c", got.ParentID)
+	require.NoError(t, move("a", ""), "back to the top level")
+	top, err := s.Collections(ctx, wsA, "", 100)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"a", "x"}, collectionIDs(top))
+
+	// A move that makes the tree too deep is refused.
+	parent := "c"
+	for i := 3; i <= driver.MaxCollectionDepth; i++ {
+		id := fmt.Sprintf("d%d", i)
+		require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, id, parent, id, 0, at)))
+		parent = id
+	} // x (1) > c (2) > d3 ... d16: at the limit
+	requireIs(t, move("a", "d15"), driver.ErrInvalidArgument, "a has a child: two more levels")
+	require.NoError(t, move("b", "d15"), "b is a leaf now")
+	_, err = s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsA, ID: "x", Name: ptr(""), At: later})
+	requireIs(t, err, driver.ErrInvalidArgument)
+}
+
+func testMetaDeleteCollection(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "p", "", "P", 0, at)))
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "k", "p", "K", 0, at)))
+	requireIs(t, s.DeleteCollection(ctx, wsA, "p"), driver.ErrPrecondition, "has a child")
+
+	// A pending file makes it non-empty too.
+	f := newFile(wsA, "f1", at)
+	f.CollectionID = "k"
+	require.NoError(t, s.CreateUpload(ctx, f, newTicket(wsA, "u1", "f1", 0, at)))
+	requireIs(t, s.DeleteCollection(ctx, wsA, "k"), driver.ErrPrecondition, "has a pending file")
+	// A deleted file does not, and is taken out of it.
+	require.NoError(t, s.MarkDeleted(ctx, wsA, "f1", at.Add(time.Second)))
+	require.NoError(t, s.DeleteCollection(ctx, wsA, "k"))
+	_, err := s.Collection(ctx, wsA, "k")
+	requireIs(t, err, driver.ErrNotFound)
+	back, err := s.Undelete(ctx, wsA, "f1", at)
+	require.NoError(t, err)
+	assert.Empty(t, back.CollectionID, "an undeleted file does not point at a deleted collection")
+
+	require.NoError(t, s.DeleteCollection(ctx, wsA, "p"))
+	requireIs(t, s.DeleteCollection(ctx, wsA, "p"), driver.ErrNotFound)
+}
+
+func testMetaCollectionFiles(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "c", "", "C", 0, at)))
+	var want []string
+	for i := range 5 {
+		sp := spec{id: fmt.Sprintf("f%d", i), at: at.Add(time.Duration(i) * time.Second)}
+		if i != 2 {
+			sp.collection = "c"
+			want = append(want, sp.id)
+		}
+		addListed(t, s, wsA, sp)
+	}
+	pending := newFile(wsA, "f9", at)
+	pending.CollectionID = "c"
+	require.NoError(t, s.CreateUpload(ctx, pending, newTicket(wsA, "u9", "f9", 0, at)))
+	want = append(want, "f9")
+
+	var got []string
+	after := ""
+	for range 10 {
+		page, err := s.CollectionFiles(ctx, wsA, "c", after, 2)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, f := range page {
+			assert.Equal(t, "c", f.CollectionID)
+			got = append(got, f.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	assert.Equal(t, want, got)
+	_, err := s.CollectionFiles(ctx, wsA, "nope", "", 10)
+	requireIs(t, err, driver.ErrNotFound)
+	_, err = s.CollectionFiles(ctx, wsA, "c", "", 1001)
+	requireIs(t, err, driver.ErrInvalidArgument)
+}
+
+func testMetaCollectionsOtherWorkspace(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "c", "", "C", 0, at)))
+	_, err := s.Collection(ctx, wsB, "c")
+	requireIs(t, err, driver.ErrNotFound)
+	kids, err := s.Collections(ctx, wsB, "", 10)
+	require.NoError(t, err)
+	assert.Empty(t, kids)
+	requireIs(t, s.CreateCollection(ctx, newCollection(wsB, "k", "c", "K", 0, at)), driver.ErrNotFound)
+	name := "x"
+	_, err = s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsB, ID: "c", Name: &name, At: at})
+	requireIs(t, err, driver.ErrNotFound)
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsB, "b", "", "B", 0, at)))
+	parent := "c"
+	_, err = s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsB, ID: "b", ParentID: &parent, At: at})
+	requireIs(t, err, driver.ErrNotFound)
+	requireIs(t, s.DeleteCollection(ctx, wsB, "c"), driver.ErrNotFound)
+	_, err = s.CollectionFiles(ctx, wsB, "c", "", 10)
+	requireIs(t, err, driver.ErrNotFound)
+	got, err := s.Collection(ctx, wsA, "c")
+	require.NoError(t, err)
+	assert.Equal(t, "C", got.Name)
+
+	// Attachments: another workspace's files are not found.
+	readyFile(t, s, wsA, "fa", at)
+	_, err = s.SetAttachments(ctx, &driver.AttachmentSet{Workspace: wsB, RecordType: "post", RecordID: "1", Field: "f",
+		FileIDs: []string{"fa"}, At: at})
+	requireIs(t, err, driver.ErrNotFound)
+	_, _, err = s.AddAttachment(ctx, &driver.AttachmentRecord{Workspace: wsB, RecordType: "post", RecordID: "1", Field: "f",
+		FileID: "fa", Position: -1, CreatedAt: at})
+	requireIs(t, err, driver.ErrNotFound)
+	_, err = s.FileAttachments(ctx, wsB, "fa", 10)
+	requireIs(t, err, driver.ErrNotFound)
+	_, err = s.SetAttachments(ctx, &driver.AttachmentSet{Workspace: wsA, RecordType: "post", RecordID: "1", Field: "f",
+		FileIDs: []string{"fa"}, At: at})
+	require.NoError(t, err)
+	_, err = s.RemoveAttachment(ctx, wsB, "post", "1", "f", "fa")
+	requireIs(t, err, driver.ErrNotFound)
+	other, err := s.RecordAttachments(ctx, wsB, "post", "1", 10)
+	require.NoError(t, err)
+	assert.Empty(t, other)
+}
+
+func testMetaConcurrentMoves(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	const n = 6
+	for i := range n {
+		require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, fmt.Sprintf("c%d", i), "", "C", 0, at)))
+	}
+	// Each moves under the next, in a ring: at least one must be refused.
+	fns := make([]func() error, n)
+	for i := range n {
+		fns[i] = func() error {
+			parent := fmt.Sprintf("c%d", (i+1)%n)
+			_, err := s.UpdateCollection(ctx, &driver.CollectionUpdate{Workspace: wsA, ID: fmt.Sprintf("c%d", i), ParentID: &parent, At: at})
+			return err
+		}
+	}
+	refused := 0
+	for _, err := range race(fns...) {
+		if err != nil {
+			requireIs(t, err, driver.ErrInvalidArgument)
+			refused++
+		}
+	}
+	assert.GreaterOrEqual(t, refused, 1)
+	// Every collection still reaches the top level.
+	for i := range n {
+		id := fmt.Sprintf("c%d", i)
+		for steps := 0; id != ""; steps++ {
+			require.Less(t, steps, n+1, "cycle through c%d", i)
+			c, err := s.Collection(ctx, wsA, id)
+			require.NoError(t, err)
+			id = c.ParentID
+		}
+	}
+}
+
+func setOf(ws, field string, at time.Time, ids ...string) *driver.AttachmentSet {
+	return &driver.AttachmentSet{Workspace: ws, RecordType: "post", RecordID: "p1", Field: field, FileIDs: ids,
+		CreatedBy: "alice", At: at}
+}
+
+func testMetaSetAttachments(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"f1", "f2", "f3", "f4"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	ch, err := s.SetAttachments(ctx, setOf(wsA, "gallery", at, "f2", "f1", "f3"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"f2", "f1", "f3"}, attachmentFiles(ch.Attachments))
+	assert.Empty(t, ch.Orphans)
+	a := ch.Attachments[0]
+	assert.Equal(t, driver.AttachmentRecord{Workspace: wsA, RecordType: "post", RecordID: "p1", Field: "gallery",
+		FileID: "f2", Position: 0, CreatedBy: "alice", CreatedAt: stored(at)}, a)
+
+	// Repeating the same set changes nothing, not even creation times.
+	later := at.Add(time.Hour)
+	again, err := s.SetAttachments(ctx, setOf(wsA, "gallery", later, "f2", "f1", "f3"))
+	require.NoError(t, err)
+	assert.Equal(t, ch.Attachments, again.Attachments)
+
+	// Replace: reorder, drop one, add one; kept ones keep their times.
+	ch, err = s.SetAttachments(ctx, setOf(wsA, "gallery", later, "f3", "f4", "f2"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"f3", "f4", "f2"}, attachmentFiles(ch.Attachments))
+	assert.Equal(t, stored(at), ch.Attachments[0].CreatedAt)
+	assert.Equal(t, stored(later), ch.Attachments[1].CreatedAt)
+	_, err = s.SetAttachments(ctx, setOf(wsA, "cover", at, "f1"))
+	require.NoError(t, err)
+
+	rec, err := s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+	require.NoError(t, err)
+	var got []string
+	for _, a := range rec {
+		got = append(got, a.Field+":"+a.FileID)
+	}
+	assert.Equal(t, []string{"cover:f1", "gallery:f3", "gallery:f4", "gallery:f2"}, got)
+
+	used, err := s.FileAttachments(ctx, wsA, "f1", 10)
+	require.NoError(t, err)
+	require.Len(t, used, 1)
+	assert.Equal(t, "cover", used[0].Field)
+
+	// Clearing.
+	ch, err = s.SetAttachments(ctx, setOf(wsA, "gallery", later))
+	require.NoError(t, err)
+	assert.Empty(t, ch.Attachments)
+	rec, err = s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+	require.NoError(t, err)
+	assert.Len(t, rec, 1)
+}
+
+func testMetaSetAttachmentsRefused(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"f1", "f2", "gone"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	require.NoError(t, s.MarkDeleted(ctx, wsA, "gone", at))
+	_, err := s.SetAttachments(ctx, setOf(wsA, "g", at, "f1", "f2"))
+	require.NoError(t, err)
+	many := make([]string, driver.MaxAttachments+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("x%d", i)
+	}
+	tests := []struct {
+		name string
+		set  *driver.AttachmentSet
+		want error
+	}{
+		{name: "duplicate", set: setOf(wsA, "g", at, "f2", "f2"), want: driver.ErrInvalidArgument},
+		{name: "unknown", set: setOf(wsA, "g", at, "f2", "nope"), want: driver.ErrNotFound},
+		{name: "deleted", set: setOf(wsA, "g", at, "gone"), want: driver.ErrNotFound},
+		{name: "too many", set: setOf(wsA, "g", at, many...), want: driver.ErrInvalidArgument},
+		{name: "no field", set: setOf(wsA, "", at, "f1"), want: driver.ErrInvalidArgument},
+		{name: "no time", set: setOf(wsA, "g", time.Time{}, "f1"), want: driver.ErrInvalidArgument},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.SetAttachments(ctx, tc.set)
+			requireIs(t, err, tc.want)
+			rec, err := s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"f1", "f2"}, attachmentFiles(rec), "the previous set is unchanged")
+		})
+	}
+}
+
+func testMetaAddRemoveAttachments(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"f1", "f2", "f3", "f4"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	add := func(id string, pos int) (*driver.AttachmentRecord, bool) {
+		t.Helper()
+		a, created, err := s.AddAttachment(ctx, &driver.AttachmentRecord{Workspace: wsA, RecordType: "post", RecordID: "p1",
+			Field: "g", FileID: id, Position: pos, CreatedBy: "bob", CreatedAt: at})
+		require.NoError(t, err)
+		return a, created
+	}
+	field := func() []string {
+		t.Helper()
+		rec, err := s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+		require.NoError(t, err)
+		return attachmentFiles(rec)
+	}
+	a, created := add("f1", -1)
+	assert.True(t, created)
+	assert.Equal(t, 0, a.Position)
+	assert.Equal(t, "bob", a.CreatedBy)
+	add("f2", 99) // past the end: at the end
+	a, _ = add("f3", 0)
+	assert.Equal(t, 0, a.Position)
+	assert.Equal(t, []string{"f3", "f1", "f2"}, field())
+	a, created = add("f2", -1)
+	assert.False(t, created, "already there")
+	assert.Equal(t, 2, a.Position)
+	a, created = add("f2", 0)
+	assert.False(t, created)
+	assert.Equal(t, 0, a.Position)
+	assert.Equal(t, []string{"f2", "f3", "f1"}, field())
+	add("f2", 5)
+	assert.Equal(t, []string{"f3", "f1", "f2"}, field())
+
+	_, _, err := s.AddAttachment(ctx, &driver.AttachmentRecord{Workspace: wsA, RecordType: "post", RecordID: "p1",
+		Field: "g", FileID: "nope", Position: -1, CreatedAt: at})
+	requireIs(t, err, driver.ErrNotFound)
+
+	_, err = s.RemoveAttachment(ctx, wsA, "post", "p1", "g", "f1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"f3", "f2"}, field())
+	_, err = s.RemoveAttachment(ctx, wsA, "post", "p1", "g", "f1")
+	requireIs(t, err, driver.ErrNotFound)
+	_, err = s.RemoveAttachment(ctx, wsA, "post", "p1", "g", "f4")
+	requireIs(t, err, driver.ErrNotFound)
+}
+
+func testMetaAttachmentOrphans(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"only", "shared", "twofields", "moved"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	_, err := s.SetAttachments(ctx, setOf(wsA, "g", at, "only", "shared", "twofields", "moved"))
+	require.NoError(t, err)
+	_, err = s.SetAttachments(ctx, setOf(wsA, "cover", at, "twofields"))
+	require.NoError(t, err)
+	other := &driver.AttachmentSet{Workspace: wsA, RecordType: "post", RecordID: "p2", Field: "g", FileIDs: []string{"shared", "moved"}, At: at}
+	_, err = s.SetAttachments(ctx, other)
+	require.NoError(t, err)
+	other.FileIDs = []string{"shared"} // "moved" was attached to p2 once: never an orphan of p1
+	_, err = s.SetAttachments(ctx, other)
+	require.NoError(t, err)
+
+	ch, err := s.SetAttachments(ctx, setOf(wsA, "g", at))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"only"}, ch.Orphans, "shared is still attached, twofields too, moved was attached elsewhere")
+
+	orphan, err := s.RemoveAttachment(ctx, wsA, "post", "p1", "cover", "twofields")
+	require.NoError(t, err)
+	assert.True(t, orphan, "only ever attached to p1, now nowhere")
+	orphan, err = s.RemoveAttachment(ctx, wsA, "post", "p2", "g", "shared")
+	require.NoError(t, err)
+	assert.False(t, orphan, "shared was attached to p1 too")
+}
+
+func testMetaDeleteDetaches(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"f1", "f2", "f3"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	_, err := s.SetAttachments(ctx, setOf(wsA, "g", at, "f1", "f2", "f3"))
+	require.NoError(t, err)
+	_, err = s.SetAttachments(ctx, setOf(wsA, "cover", at, "f2"))
+	require.NoError(t, err)
+
+	require.NoError(t, s.MarkDeleted(ctx, wsA, "f2", at.Add(time.Second)))
+	rec, err := s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"f1", "f3"}, attachmentFiles(rec), "gone from every field, positions closed up")
+	_, err = s.FileAttachments(ctx, wsA, "f2", 10)
+	requireIs(t, err, driver.ErrNotFound)
+
+	_, err = s.Undelete(ctx, wsA, "f2", at)
+	require.NoError(t, err)
+	used, err := s.FileAttachments(ctx, wsA, "f2", 10)
+	require.NoError(t, err)
+	assert.Empty(t, used, "undelete does not attach again")
+
+	// Purge removes attachments and history; the file's rows can go.
+	require.NoError(t, s.PurgeFile(ctx, wsA, "f1"))
+	rec, err = s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"f3"}, attachmentFiles(rec))
+	require.NoError(t, s.MarkDeleted(ctx, wsA, "f3", at.Add(time.Second)))
+	require.NoError(t, s.PurgeFile(ctx, wsA, "f3"))
+	require.NoError(t, s.PurgeFile(ctx, wsA, "f2"))
+}
+
+func testMetaConcurrentSets(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	ids := []string{"f1", "f2", "f3", "f4", "f5"}
+	for _, id := range ids {
+		readyFile(t, s, wsA, id, at)
+	}
+	const n = 8
+	sets := make([][]string, n)
+	fns := make([]func() error, n)
+	for i := range n {
+		set := slices.Clone(ids[i%3 : i%3+3])
+		if i%2 == 1 {
+			slices.Reverse(set)
+		}
+		sets[i] = set
+		fns[i] = func() error {
+			_, err := s.SetAttachments(ctx, setOf(wsA, "g", at, set...))
+			return err
+		}
+	}
+	// Adds and removes race with the sets too.
+	fns = append(fns, func() error {
+		_, _, err := s.AddAttachment(ctx, &driver.AttachmentRecord{Workspace: wsA, RecordType: "post", RecordID: "p1",
+			Field: "g", FileID: "f5", Position: 0, CreatedAt: at})
+		return err
+	})
+	for _, err := range race(fns...) {
+		require.NoError(t, err)
+	}
+	rec, err := s.RecordAttachments(ctx, wsA, "post", "p1", 100)
+	require.NoError(t, err)
+	got := attachmentFiles(rec) // dense positions
+	ok := slices.ContainsFunc(sets, func(set []string) bool {
+		return slices.Equal(set, got) || (len(got) == len(set)+1 && got[0] == "f5" && slices.Equal(set, got[1:])) ||
+			(len(got) == len(set) && got[0] == "f5" &&
+				slices.Equal(slices.DeleteFunc(slices.Clone(set), func(id string) bool { return id == "f5" }), got[1:]))
+	})
+	assert.True(t, ok, "the field is one of the sets (maybe with the added file): %v", got)
+}
