@@ -111,6 +111,14 @@ func TestREADMEScripts(t *testing.T) {
 			`{"version":4,`,
 			`{"total":1,"names":["plan.pdf"],"more":false}`,
 		}},
+		{name: "sharing", want: []string{
+			"anyone with the link gets the bytes\n",
+			"%PDF-1.4\n",
+			`[{"expires":true,"used":true}]`,
+			`{"valid":true}`,
+			"revoke: 204\n",
+			"revoked link: 404\n",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
