@@ -1,7 +1,9 @@
 package attach_test
 
 import (
+	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attachkit/attachkit/attach"
+	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/meta/sqlite"
 )
 
 func TestVerifyURL(t *testing.T) {
@@ -109,4 +113,59 @@ func TestVerifyURL(t *testing.T) {
 	}
 	_, err = e.svc.VerifyURL(ctx, attach.Scope{}, dl.URL)
 	requireCode(t, err, attach.CodeUnauthorized)
+}
+
+// FuzzVerifyURL: no input panics or is valid unless it is a URL the
+// service issued (the seeds' valid link and download URL, unchanged).
+func FuzzVerifyURL(f *testing.F) {
+	ctx := context.Background()
+	e := newEnvTB(f)
+	data := pngBytes(f, 4, 4)
+	file, err := e.svc.Put(ctx, alice, attach.PutRequest{FileName: "a.png", MIMEType: "image/png", Size: int64(len(data))},
+		bytes.NewReader(data))
+	require.NoError(f, err)
+	dl, err := e.svc.DownloadURL(ctx, alice, file.ID, nil)
+	require.NoError(f, err)
+	link, err := e.svc.CreateLink(ctx, alice, file.ID, nil)
+	require.NoError(f, err)
+	valid := map[string]bool{dl.URL: true, *link.URL: true}
+	for u := range valid {
+		f.Add(u)
+	}
+	f.Add("http://files.test/v1/public/links//")
+	f.Add("http://files.test/v1/blob/ws-a/%2e%2e/x?m=GET")
+	f.Add("http://files.test/v1/public/files/file_x/y")
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := e.svc.VerifyURL(ctx, alice, raw)
+		if err != nil {
+			require.Equal(t, attach.CodeInvalidRequest, attach.CodeOf(err), "%v", err)
+			return
+		}
+		if got.Valid && !valid[raw] {
+			// Equivalent spellings of an issued URL are fine; anything else
+			// must carry the same secret.
+			require.True(t, strings.Contains(raw, linkToken(t, *link.URL)) || strings.Contains(raw, "sig="), raw)
+		}
+	})
+}
+
+// newEnvTB is newEnv for fuzz targets: a Service on a real SQLite file
+// and a real directory.
+func newEnvTB(tb testing.TB) *env {
+	tb.Helper()
+	dir := tb.TempDir()
+	st, err := blob.OpenDir(filepath.Join(dir, "files"), nil)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { st.Close() })
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "attach.db"), nil)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { store.Close() })
+	e := &env{storage: &countingStorage{Storage: st}, store: store, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	e.svc, err = attach.New(e.storage, store, &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
+		BaseURL:     baseURL,
+		Now:         e.clock.Now,
+	})
+	require.NoError(tb, err)
+	return e
 }

@@ -138,3 +138,27 @@ func TestLimiterMemoryBounded(t *testing.T) {
 		require.LessOrEqual(t, l.size(), 100)
 	}
 }
+
+// FuzzClientAddr: any RemoteAddr and X-Forwarded-For give a short key
+// without panicking, and an untrusted peer's header is never believed.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.1.2.3:80", "198.51.100.1, 10.9.9.9")
+	f.Add("[fd00::1]:443", "2001:db8::1,junk,::ffff:1.2.3.4")
+	f.Add("192.0.2.1:1", "203.0.113.7")
+	f.Add("", ",,,")
+	l, err := newLimiter(&RateLimitOptions{TrustedProxies: []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8"),
+	}})
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", xff)
+		key := l.clientAddr(r)
+		require.LessOrEqual(t, len(key), 80)
+		if ap, err := netip.ParseAddrPort(remote); err == nil && !l.isTrusted(ap.Addr().Unmap()) {
+			r.Header.Del("X-Forwarded-For")
+			require.Equal(t, l.clientAddr(r), key)
+		}
+	})
+}
