@@ -42,6 +42,18 @@
 // removes its attachments (Undelete does not bring them back); the Purge
 // options delete files a record let go of that were never attached to
 // any other record.
+// # Sharing
+//
+// CreateLink makes a public link: an anonymous, revocable, optionally
+// expiring URL whose secret (192 random bits) is stored only as a SHA-256
+// hash; OpenLink serves it, and every kind of miss is the same
+// CodeNotFound. Links, like listing and revoking them, need the edit
+// right. Files whose AccessControl is public-read have a stable anonymous
+// URL (PublicURL, served by OpenPublic). With Options.PublicUpload,
+// RequestPublicUpload and ConfirmPublicUpload take anonymous uploads into
+// one workspace under a stricter policy, answering nothing but the new
+// file's id and status. VerifyURL says whether a URL is one this service
+// issued and would serve now, without fetching it.
 //
 // # Drivers
 //

@@ -64,6 +64,15 @@ type Options struct {
 
 	// Sharing: public links and public upload.
 
+	// PublicBaseURL is the absolute URL httpadapter's routes are mounted
+	// under, e.g. "https://api.example.com/v1": public links and
+	// public-read URLs start with it. Default: BaseURL without a final
+	// "/blob" segment.
+	PublicBaseURL string
+	// PublicUpload enables anonymous uploads into one workspace under a
+	// stricter policy. Default nil: disabled.
+	PublicUpload *PublicUploadOptions
+
 	// Processing: scanning, previews, background work, the janitor.
 
 	// Now returns the current time. Default time.Now.
@@ -122,6 +131,9 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 		if canSign(sg, "GET") {
 			s.getSigner = sg
 		}
+	}
+	if err := s.initSharing(); err != nil {
+		return nil, err
 	}
 	if len(o.SigningKeys) > 0 {
 		keys := make([]signedurl.Key, len(o.SigningKeys))

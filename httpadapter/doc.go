@@ -34,6 +34,22 @@
 // attachments/{field}, GET /records/{type}/{recordId}/attachments, DELETE
 // /records/{type}/{recordId}/attachments/{field}/{fileId} and GET
 // /files/{id}/attachments (where a file is used).
+// Sharing: POST and GET /files/{id}/links and DELETE /links/{linkId}
+// (authenticated, edit right), POST /urls/verify (authenticated), and the
+// anonymous GET /public/links/{linkId}/{fileName} (a public link), GET
+// /public/files/{id}/{fileName} (a public-read file), POST
+// /public/upload-url and POST /public/uploads/{uploadId}/confirm (only
+// with attach.Options.PublicUpload; 404 otherwise).
+//
+// # Rate limits
+//
+// Presign, import and thumbnail routes are limited per workspace and
+// user, public upload and public-link misses per client address (see
+// RateClass, DefaultRates and Options.RateLimit), answering 429
+// rate_limited with Retry-After. The client address is RemoteAddr, or the
+// right-most untrusted X-Forwarded-For hop when RemoteAddr is one of
+// RateLimitOptions.TrustedProxies. Buckets of idle clients are forgotten,
+// so memory stays bounded by RateLimitOptions.MaxKeys.
 //
 // # Browser client
 //

@@ -43,6 +43,12 @@ type Options struct {
 
 	// Sharing and rate limits.
 
+	// RateLimit tunes the rate limits of presign, import, thumbnail,
+	// public upload and public-link misses (see RateClass), answered 429
+	// rate_limited with Retry-After. Default nil: on, at DefaultRates,
+	// with no trusted proxy.
+	RateLimit *RateLimitOptions
+
 	// Processing: thumbnails.
 }
 
@@ -53,6 +59,7 @@ type Handler struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
+	lim    *limiter // nil: no rate limits (ratelimit.go)
 }
 
 // Route is one registered route, relative to the prefix.
@@ -93,6 +100,10 @@ func New(svc *attach.Service, opts *Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	var err error
+	if h.lim, err = newLimiter(o.RateLimit); err != nil {
+		return nil, err
+	}
 	h.register()
 	return h, nil
 }
@@ -122,6 +133,10 @@ func (h *Handler) register() {
 				if !errors.As(err, &e) || e.Code != attach.CodeUnauthorized {
 					err = &attach.Error{Code: attach.CodeUnauthorized, Message: "missing or invalid credentials", Err: err}
 				}
+				h.writeError(w, r, err)
+				return
+			}
+			if err := h.limitRoute(w, r, pattern, scope); err != nil {
 				h.writeError(w, r, err)
 				return
 			}

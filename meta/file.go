@@ -108,6 +108,7 @@ func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 			`DELETE FROM uploads WHERE file_id = ? AND workspace = ?`,
 			`DELETE FROM file_tags WHERE file_id = ? AND workspace = ?`,
 			`DELETE FROM file_viewers WHERE file_id = ? AND workspace = ?`,
+			`DELETE FROM links WHERE file_id = ? AND workspace = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, s.q(q), id, workspace); err != nil {
 				return err

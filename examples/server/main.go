@@ -16,6 +16,10 @@
 //	                    also mem://, s3://bucket?region=..., gs://bucket, azblob://container
 //	ATTACH_META_URL     where metadata lives (default sqlite://ATTACH_DATA_DIR/attach.db);
 //	                    also postgres://user@host/db
+//	ATTACH_PUBLIC_UPLOAD    "workspace" or "workspace/collection" enables anonymous
+//	                        uploads there (default: disabled)
+//	ATTACH_TRUSTED_PROXIES  comma-separated CIDR prefixes of reverse proxies whose
+//	                        X-Forwarded-For is believed for rate limits (default: none)
 //
 // It shuts down gracefully on SIGINT or SIGTERM.
 package main
@@ -30,6 +34,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -64,6 +69,9 @@ type config struct {
 	secret     string
 	storageURL string
 	metaURL    string
+	// publicUpload enables anonymous uploads (nil: disabled).
+	publicUpload *attach.PublicUploadOptions
+	proxies      []netip.Prefix
 }
 
 func loadConfig(getenv func(string) string) (*config, error) {
@@ -96,6 +104,20 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 	if c.secret != "" && len(c.secret) < 32 {
 		return nil, errors.New("ATTACH_SECRET must be at least 32 bytes")
+	}
+	if pu := getenv("ATTACH_PUBLIC_UPLOAD"); pu != "" {
+		ws, coll, _ := strings.Cut(pu, "/")
+		c.publicUpload = &attach.PublicUploadOptions{Workspace: ws, CollectionID: coll}
+	}
+	for _, p := range strings.Split(getenv("ATTACH_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("ATTACH_TRUSTED_PROXIES: %w", err)
+		}
+		c.proxies = append(c.proxies, prefix)
 	}
 	return c, nil
 }
@@ -158,9 +180,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
 	svc, err := attach.Open(ctx, cfg.storageURL, cfg.metaURL, &attach.Options{
-		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: secret}},
-		BaseURL:     cfg.baseURL + "/v1/blob",
-		Logger:      logger,
+		SigningKeys:  []attach.SigningKey{{ID: "k1", Secret: secret}},
+		BaseURL:      cfg.baseURL + "/v1/blob",
+		PublicUpload: cfg.publicUpload,
+		Logger:       logger,
 	})
 	if err != nil {
 		return err
@@ -176,6 +199,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		Authenticate: httpadapter.BearerKeys(cfg.keys),
 		Importer:     importer,
 		Logger:       logger,
+		RateLimit:    &httpadapter.RateLimitOptions{TrustedProxies: cfg.proxies},
 	})
 	if err != nil {
 		return err

@@ -111,6 +111,14 @@ func TestREADMEScripts(t *testing.T) {
 			`{"version":4,`,
 			`{"total":1,"names":["plan.pdf"],"more":false}`,
 		}},
+		{name: "sharing", want: []string{
+			"anyone with the link gets the bytes\n",
+			"%PDF-1.4\n",
+			`[{"expires":true,"used":true}]`,
+			`{"valid":true}`,
+			"revoke: 204\n",
+			"revoked link: 404\n",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +160,8 @@ func TestConfig(t *testing.T) {
 		{name: "several keys", env: map[string]string{"ATTACH_API_KEYS": "a:ws1, b:ws2"}, keys: map[string]string{"a": "ws1", "b": "ws2"}},
 		{name: "key without workspace", env: map[string]string{"ATTACH_API_KEYS": "a"}, bad: true},
 		{name: "short secret", env: map[string]string{"ATTACH_SECRET": "short"}, bad: true},
+		{name: "trusted proxies", env: map[string]string{"ATTACH_TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8"}, keys: map[string]string{"dev-key": "default"}},
+		{name: "bad trusted proxy", env: map[string]string{"ATTACH_TRUSTED_PROXIES": "10.0.0.1"}, bad: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

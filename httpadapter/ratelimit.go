@@ -1,0 +1,287 @@
+package httpadapter
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/attachkit/attachkit/attach"
+)
+
+// RateClass names a kind of request with its own rate limit.
+type RateClass string
+
+// Rate-limited request classes. Authenticated classes are counted per
+// workspace and user, anonymous ones per client address (an IPv6 client
+// per /64).
+const (
+	// RatePresign: POST /files/upload-url and
+	// POST /files/{id}/versions/upload-url, per workspace and user.
+	RatePresign RateClass = "presign"
+	// RateImport: POST /files/import, per workspace and user.
+	RateImport RateClass = "import"
+	// RateThumbnail: GET /files/{id}/thumbnail, per workspace and user.
+	RateThumbnail RateClass = "thumbnail"
+	// RateLinkMiss: requests for public links, public-read files and
+	// public upload confirmations that find nothing, per client address.
+	// Only misses are counted, but a client out of misses is refused
+	// before the lookup, valid links included.
+	RateLinkMiss RateClass = "linkMiss"
+	// RatePublicUpload: POST /public/upload-url, per client address.
+	RatePublicUpload RateClass = "publicUpload"
+)
+
+// Rate is a token bucket: Limit tokens a second refill it up to Burst; a
+// request takes one. A Limit of rate.Inf lets every request through.
+type Rate struct {
+	Limit rate.Limit
+	Burst int
+}
+
+// DefaultRates are the rates Options.RateLimit starts from.
+func DefaultRates() map[RateClass]Rate {
+	return map[RateClass]Rate{
+		RatePresign:      {Limit: 10, Burst: 100},
+		RateImport:       {Limit: 1, Burst: 20},
+		RateThumbnail:    {Limit: 20, Burst: 200},
+		RateLinkMiss:     {Limit: rate.Every(6 * time.Second), Burst: 20},
+		RatePublicUpload: {Limit: rate.Every(6 * time.Second), Burst: 10},
+	}
+}
+
+// RateLimitOptions tune the rate limits (Options.RateLimit).
+type RateLimitOptions struct {
+	// Disabled turns every rate limit off. Default false.
+	Disabled bool
+	// Rates replaces the default rate of the classes it names; the others
+	// keep DefaultRates.
+	Rates map[RateClass]Rate
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For header is believed: for a request from one of them,
+	// the client is the right-most address of the header that is not
+	// itself a trusted proxy. Default none: the client is RemoteAddr and
+	// X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxKeys bounds the clients tracked at once, over all classes.
+	// Idle clients (whose bucket has refilled) are forgotten first.
+	// Default 50000.
+	MaxKeys int
+}
+
+// limiter holds one token bucket per class and client.
+type limiter struct {
+	rates   map[RateClass]Rate
+	trusted []netip.Prefix
+	maxKeys int
+	now     func() time.Time
+
+	mu      sync.Mutex
+	buckets map[bucketKey]*rate.Limiter
+}
+
+type bucketKey struct {
+	class RateClass
+	key   string
+}
+
+func newLimiter(o *RateLimitOptions) (*limiter, error) {
+	if o != nil && o.Disabled {
+		return nil, nil
+	}
+	l := &limiter{rates: DefaultRates(), maxKeys: 50000, now: time.Now, buckets: map[bucketKey]*rate.Limiter{}}
+	if o == nil {
+		return l, nil
+	}
+	for c, r := range o.Rates {
+		if _, ok := l.rates[c]; !ok {
+			return nil, fmt.Errorf("httpadapter: unknown rate class %q", c)
+		}
+		if r.Limit < 0 || r.Burst < 1 && r.Limit != rate.Inf {
+			return nil, fmt.Errorf("httpadapter: rate %q needs a non-negative limit and a burst of at least 1", c)
+		}
+		l.rates[c] = r
+	}
+	l.trusted = append(l.trusted, o.TrustedProxies...)
+	if o.MaxKeys > 0 {
+		l.maxKeys = o.MaxKeys
+	}
+	return l, nil
+}
+
+// reserve takes a token from class's bucket for key (take), or only looks
+// whether one is there (!take). It returns how long to wait when there
+// is none.
+func (l *limiter) reserve(class RateClass, key string, take bool) (time.Duration, bool) {
+	r, ok := l.rates[class]
+	if !ok || r.Limit == rate.Inf {
+		return 0, true
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := bucketKey{class, key}
+	b := l.buckets[k]
+	if b == nil {
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = rate.NewLimiter(r.Limit, r.Burst)
+		l.buckets[k] = b
+	}
+	if tokens := b.TokensAt(now); tokens < 1 {
+		if r.Limit == 0 {
+			return time.Hour, false
+		}
+		return time.Duration((1 - tokens) / float64(r.Limit) * float64(time.Second)), false
+	}
+	if take {
+		b.AllowN(now, 1)
+	}
+	return 0, true
+}
+
+// evict forgets the buckets that have refilled (a fresh bucket is the
+// same), then, if a flood of clients left too many, arbitrary ones down
+// to half the bound. Called with l.mu held.
+func (l *limiter) evict(now time.Time) {
+	for k, b := range l.buckets {
+		if b.TokensAt(now) >= float64(b.Burst()) {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets { // map order is unspecified: arbitrary victims
+		if len(l.buckets) < l.maxKeys/2 {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+// size is the number of tracked buckets.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// maxForwardedHops bounds the X-Forwarded-For entries examined.
+const maxForwardedHops = 32
+
+// clientAddr returns the key of the request's client: its address (an
+// IPv6 address's /64), from RemoteAddr, or from X-Forwarded-For when
+// RemoteAddr is a trusted proxy.
+func (l *limiter) clientAddr(r *http.Request) string {
+	addr, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		a, err := netip.ParseAddr(r.RemoteAddr)
+		if err != nil {
+			return "remote:" + truncateKey(r.RemoteAddr)
+		}
+		addr = netip.AddrPortFrom(a, 0)
+	}
+	client := addr.Addr().Unmap()
+	if l.isTrusted(client) {
+		var hops []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			hops = append(hops, strings.Split(v, ",")...)
+		}
+		for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops; i, n = i-1, n+1 {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // the hop a trusted proxy saw is the last one we know
+			}
+			client = a.Unmap()
+			if !l.isTrusted(client) {
+				break
+			}
+		}
+	}
+	if client.Is6() {
+		p, _ := client.Prefix(64)
+		return p.String()
+	}
+	return client.String()
+}
+
+func (l *limiter) isTrusted(a netip.Addr) bool {
+	for _, p := range l.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func truncateKey(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
+}
+
+// scopeKey is the rate key of an authenticated caller.
+func scopeKey(s attach.Scope) string { return s.Workspace + "\x00" + s.User }
+
+// routeRates are the authenticated routes limited by the route itself,
+// per workspace and user.
+var routeRates = map[string]RateClass{
+	"POST /files/upload-url":               RatePresign,
+	"POST /files/{id}/versions/upload-url": RatePresign,
+	"POST /files/import":                   RateImport,
+	"GET /files/{id}/thumbnail":            RateThumbnail,
+}
+
+// limitRoute applies the rate of an authenticated route, if it has one.
+func (h *Handler) limitRoute(w http.ResponseWriter, r *http.Request, pattern string, scope attach.Scope) error {
+	class, ok := routeRates[pattern]
+	if !ok {
+		return nil
+	}
+	return h.allow(w, r, class, scopeKey(scope))
+}
+
+// allow takes one request of class for key ("" means the client's
+// address) and answers nil, or a rate_limited error after setting
+// Retry-After on w. Routes that limit only part of their work (such as
+// generating a thumbnail) call it at that point.
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, class RateClass, key string) error {
+	return h.limit(w, r, class, key, true)
+}
+
+// gate refuses a client whose class budget is spent, without taking from
+// it: for classes that count only failures (see miss).
+func (h *Handler) gate(w http.ResponseWriter, r *http.Request, class RateClass) error {
+	return h.limit(w, r, class, "", false)
+}
+
+// miss counts one failure of the client against class.
+func (h *Handler) miss(r *http.Request, class RateClass) {
+	if h.lim != nil {
+		h.lim.reserve(class, h.lim.clientAddr(r), true)
+	}
+}
+
+func (h *Handler) limit(w http.ResponseWriter, r *http.Request, class RateClass, key string, take bool) error {
+	if h.lim == nil {
+		return nil
+	}
+	if key == "" {
+		key = h.lim.clientAddr(r)
+	}
+	wait, ok := h.lim.reserve(class, key, take)
+	if ok {
+		return nil
+	}
+	secs := int64(math.Ceil(wait.Seconds()))
+	secs = max(secs, 1)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return &attach.Error{Code: attach.CodeRateLimited, Message: fmt.Sprintf("too many requests; retry in %d seconds", secs),
+		Details: map[string]any{"retryAfter": secs}}
+}
