@@ -325,23 +325,46 @@ func (imp *Importer) fetch(ctx context.Context, j *importJob) error {
 	return err
 }
 
-// fail records why an import did not produce a file: the ticket and the
-// file become rejected with the reason, and any stored bytes are removed.
-// A ticket that is no longer pending (confirm already rejected it, or the
-// file was deleted meanwhile) is left as it is.
+// fail records why an import did not produce a file, and any stored
+// bytes are removed: the file becomes rejected when the URL or its content
+// was refused, and failed when the fetch itself failed (the network, a
+// timeout, a shutdown; see importFault). A ticket that is no longer
+// pending (confirm already rejected it, or the file was deleted meanwhile)
+// is left as it is.
 func (imp *Importer) fail(ctx context.Context, j *importJob, cause error) {
 	s := imp.svc
 	code, msg := imp.importFailure(cause)
 	s.log.InfoContext(ctx, "attach: import failed", "file", j.file.ID, "host", j.url.Hostname(), "code", code, "err", cause)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	err := s.store.RejectUpload(ctx, j.scope.Workspace, j.up.ID, string(code), msg, s.now())
+	settle := s.store.RejectUpload
+	if importFault(cause) {
+		settle = s.store.FailUpload
+	}
+	err := settle(ctx, j.scope.Workspace, j.up.ID, string(code), msg, s.now())
 	switch {
 	case err == nil:
 		s.deleteQuietly(ctx, j.up.StorageKey)
 	case !errors.Is(err, driver.ErrPrecondition) && !errors.Is(err, driver.ErrNotFound):
 		s.log.WarnContext(ctx, "attach: recording a failed import failed", "file", j.file.ID, "err", err)
 	}
+}
+
+// importFault reports whether an import failed for a fault rather than a
+// verdict on the URL or its content: a network error, a name that did not
+// resolve, a timeout, a shutdown, no fetch slot in time.
+func importFault(err error) bool {
+	var (
+		e       *Error
+		refused *refusedAddrError
+	)
+	switch {
+	case errors.As(err, &e):
+		return e.Code == CodeInternal || e.Code == CodeRateLimited
+	case errors.As(err, &refused):
+		return false
+	}
+	return true
 }
 
 // Shutdown stops accepting imports and waits for those under way to

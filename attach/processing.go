@@ -1,0 +1,269 @@
+package attach
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/attachkit/attachkit/driver"
+)
+
+// Processor is a named step a Worker runs on every confirmed version,
+// after the virus scan and before the file becomes ready (eager
+// thumbnails, text extraction, a digest upgrade...). Steps run in the
+// order of Options.Processors.
+//
+// Run may be called more than once for one version (a retry after an
+// error, a panic, a lost lease or a crash), so it must be idempotent. An
+// error (or a panic) is retried with backoff; after WorkerOptions.
+// MaxAttempts the file becomes failed with a reason naming the step.
+type Processor struct {
+	// Name names the step in logs and failure reasons.
+	Name string
+	// Run processes one version; svc is the Service that runs it.
+	Run func(ctx context.Context, svc *Service, in *ProcessInput) error
+}
+
+// ProcessInput is what a Processor works on.
+type ProcessInput struct {
+	// File is the file at the version being processed (status
+	// processing; it is not downloadable until it is ready).
+	File *File
+	// Open reads the version's bytes; close the reader.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// processing reports whether confirmed versions go through a Worker.
+func (s *Service) processing() bool {
+	return s.opts.Scanner != nil || len(s.opts.Processors) > 0
+}
+
+// processJobs returns the jobs a commit of a version records: one process
+// job when scanning or processors are configured, else none.
+func (s *Service) processJobs(workspace, fileID string, version int) []driver.JobRecord {
+	if !s.processing() {
+		return nil
+	}
+	return []driver.JobRecord{{ID: newID("job"), Workspace: workspace, FileID: fileID, Version: version,
+		Kind: driver.JobProcess, CreatedAt: s.now()}}
+}
+
+// stepError is a failed processing step; its step names the public
+// reason, the cause goes to logs and the job's last error only.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// processJob runs a process job: the scan, then the processors, then the
+// settle. It returns nil once the job is finished (completed with the
+// settle, or moot), and an error to retry it.
+func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
+	s := w.svc
+	f, err := s.store.File(ctx, j.Workspace, j.FileID)
+	if errors.Is(err, driver.ErrNotFound) || err == nil && (f.Version != j.Version || f.Status != StatusProcessing) {
+		return w.complete(ctx, j) // deleted, or a newer version took over: nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	if j.Attempts > w.opts.MaxAttempts { // a job that keeps killing its worker
+		return w.giveUp(ctx, j, &stepError{step: "processing", err: errors.New(j.LastError)})
+	}
+	if s.opts.Scanner != nil {
+		res, err := w.scan(ctx, f)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return err
+		case err != nil && s.opts.ScanFailOpen:
+			s.log.WarnContext(ctx, "attach: virus scan failed; file accepted unscanned (ScanFailOpen)",
+				"file", f.ID, "version", f.Version, "err", err)
+		case err != nil:
+			return &stepError{step: "virus scan", err: err}
+		case res.Infected:
+			s.log.WarnContext(ctx, "attach: infected file quarantined", "file", f.ID, "version", f.Version, "signature", res.Signature)
+			return w.settle(ctx, j, StatusRejected, CodeConflict,
+				fmt.Sprintf("malware found (%s); the file is quarantined", truncate(res.Signature, 128)))
+		}
+	}
+	in := &ProcessInput{File: fileFromRecord(f), Open: func(ctx context.Context) (io.ReadCloser, error) {
+		return s.storage.NewRangeReader(ctx, f.StorageKey, 0, -1)
+	}}
+	for _, p := range s.opts.Processors {
+		if err := p.Run(ctx, s, in); err != nil {
+			return &stepError{step: "processing step " + fmt.Sprintf("%q", p.Name), err: err}
+		}
+	}
+	return w.settle(ctx, j, StatusReady, "", "")
+}
+
+// scan streams a version's bytes to the scanner, bounded by ScanTimeout.
+func (w *Worker) scan(ctx context.Context, f *driver.FileRecord) (*driver.ScanResult, error) {
+	s := w.svc
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ScanTimeout)
+	defer cancel()
+	r, err := s.storage.NewRangeReader(ctx, f.StorageKey, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	res, err := s.opts.Scanner.Scan(ctx, r)
+	if err == nil && res == nil {
+		err = errors.New("the scanner returned no verdict")
+	}
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("no verdict within %s: %w", s.opts.ScanTimeout, err)
+	}
+	return res, err
+}
+
+// settle ends a version's processing with status, completing j and
+// recording the hook the outcome calls, in one transaction.
+func (w *Worker) settle(ctx context.Context, j *driver.JobRecord, status Status, code Code, reason string) error {
+	s := w.svc
+	st := &driver.FileSettle{Workspace: j.Workspace, FileID: j.FileID, Version: j.Version, Status: status,
+		Code: string(code), Reason: reason, At: s.now(), Job: j}
+	event := hookReady
+	if status != StatusReady {
+		event = hookRejected
+	}
+	if s.hook(event) != nil {
+		// The file as settled: the hook sees the outcome.
+		f, err := s.store.File(ctx, j.Workspace, j.FileID)
+		if err != nil {
+			return w.complete(ctx, j)
+		}
+		f.Status, f.StatusCode, f.StatusReason, f.UpdatedAt = status, string(code), reason, st.At
+		hj, err := s.hookJob(event, f)
+		if err != nil {
+			return err
+		}
+		st.Enqueue = []driver.JobRecord{*hj}
+	}
+	_, err := s.store.SettleFile(ctx, st)
+	if errors.Is(err, driver.ErrPrecondition) || errors.Is(err, driver.ErrNotFound) {
+		return w.complete(ctx, j) // the file moved on (deleted, newer version), or the lease is gone
+	}
+	return err
+}
+
+// giveUp ends a job that failed MaxAttempts times: a process job's file
+// becomes failed (fail-closed), with a reason naming the step.
+func (w *Worker) giveUp(ctx context.Context, j *driver.JobRecord, cause error) error {
+	s := w.svc
+	s.log.ErrorContext(ctx, "attach: job failed for good", "job", j.ID, "kind", j.Kind, "file", j.FileID,
+		"attempts", j.Attempts, "err", cause)
+	if j.Kind != driver.JobProcess {
+		return w.complete(ctx, j)
+	}
+	step := "processing"
+	var se *stepError
+	if errors.As(cause, &se) {
+		step = se.step
+	}
+	return w.settle(ctx, j, StatusFailed, CodeInternal,
+		fmt.Sprintf("%s failed after %d attempts", step, j.Attempts))
+}
+
+// complete finishes a job; a lost lease is not an error (whoever holds it
+// finishes the job).
+func (w *Worker) complete(ctx context.Context, j *driver.JobRecord) error {
+	err := w.svc.store.CompleteJob(ctx, j)
+	if errors.Is(err, driver.ErrPrecondition) {
+		return nil
+	}
+	return err
+}
+
+// hookEvent names the hook a hook job calls.
+type hookEvent string
+
+const (
+	hookReady    hookEvent = "ready"
+	hookRejected hookEvent = "rejected"
+	hookDeleted  hookEvent = "deleted"
+)
+
+// hookPayload is a hook job's payload: the event and the file as it was.
+type hookPayload struct {
+	Event hookEvent         `json:"event"`
+	File  driver.FileRecord `json:"file"`
+}
+
+func (s *Service) hook(e hookEvent) func(context.Context, *File) error {
+	switch e {
+	case hookReady:
+		return s.opts.OnReady
+	case hookRejected:
+		return s.opts.OnRejected
+	case hookDeleted:
+		return s.opts.OnDeleted
+	}
+	return nil
+}
+
+// hookJob returns the job that calls e's hook with f.
+func (s *Service) hookJob(e hookEvent, f *driver.FileRecord) (*driver.JobRecord, error) {
+	b, err := json.Marshal(hookPayload{Event: e, File: *f})
+	if err != nil {
+		return nil, err
+	}
+	return &driver.JobRecord{ID: newID("job"), Workspace: f.Workspace, FileID: f.ID, Version: f.Version,
+		Kind: driver.JobHook, Payload: b, CreatedAt: s.now()}, nil
+}
+
+// hookRun runs a hook job: the hook, bounded by HookTimeout. An error is
+// retried like any job's.
+func (w *Worker) hookRun(ctx context.Context, j *driver.JobRecord) error {
+	var p hookPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		w.svc.log.ErrorContext(ctx, "attach: unreadable hook job dropped", "job", j.ID, "err", err)
+		return w.complete(ctx, j)
+	}
+	fn := w.svc.hook(p.Event)
+	if fn == nil {
+		return w.complete(ctx, j)
+	}
+	hctx, cancel := context.WithTimeout(ctx, w.opts.HookTimeout)
+	defer cancel()
+	if err := fn(hctx, fileFromRecord(&p.File)); err != nil {
+		return &stepError{step: "On" + string(p.Event) + " hook", err: err}
+	}
+	return w.complete(ctx, j)
+}
+
+// enqueueDeleted records the OnDeleted hook of a file just marked deleted.
+// A failure is logged: the deletion stands.
+func (s *Service) enqueueDeleted(ctx context.Context, f *driver.FileRecord) {
+	if s.opts.OnDeleted == nil {
+		return
+	}
+	f.DeletedAt = s.now()
+	j, err := s.hookJob(hookDeleted, f)
+	if err == nil {
+		err = s.store.EnqueueJobs(ctx, []driver.JobRecord{*j})
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "attach: recording the OnDeleted hook failed", "file", f.ID, "err", err)
+	}
+}
+
+// retryDelay is the backoff before attempt n+1: base doubling per
+// attempt, capped at 10 minutes, with up to 50% jitter.
+func retryDelay(base time.Duration, attempt int, jitter func(int64) int64) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 10*time.Minute)
+	if half := int64(d / 2); half > 0 {
+		d = d/2 + time.Duration(jitter(half+1))
+	}
+	return d
+}
