@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/attachkit/attachkit/driver"
@@ -96,8 +97,9 @@ func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
 		return s.storage.NewRangeReader(ctx, f.StorageKey, 0, -1)
 	}}
 	for _, p := range s.opts.Processors {
-		if err := p.Run(ctx, s, in); err != nil {
-			return &stepError{step: "processing step " + fmt.Sprintf("%q", p.Name), err: err}
+		step := fmt.Sprintf("processing step %q", p.Name)
+		if err := w.protect(ctx, step, func() error { return p.Run(ctx, s, in) }); err != nil {
+			return &stepError{step: step, err: err}
 		}
 	}
 	return w.settle(ctx, j, StatusReady, "", "")
@@ -113,7 +115,11 @@ func (w *Worker) scan(ctx context.Context, f *driver.FileRecord) (*driver.ScanRe
 		return nil, err
 	}
 	defer r.Close()
-	res, err := s.opts.Scanner.Scan(ctx, r)
+	var res *driver.ScanResult
+	err = w.protect(ctx, "virus scan", func() (err error) {
+		res, err = s.opts.Scanner.Scan(ctx, r)
+		return err
+	})
 	if err == nil && res == nil {
 		err = errors.New("the scanner returned no verdict")
 	}
@@ -232,8 +238,9 @@ func (w *Worker) hookRun(ctx context.Context, j *driver.JobRecord) error {
 	}
 	hctx, cancel := context.WithTimeout(ctx, w.opts.HookTimeout)
 	defer cancel()
-	if err := fn(hctx, fileFromRecord(&p.File)); err != nil {
-		return &stepError{step: "On" + string(p.Event) + " hook", err: err}
+	step := "On" + string(p.Event) + " hook"
+	if err := w.protect(hctx, step, func() error { return fn(hctx, fileFromRecord(&p.File)) }); err != nil {
+		return &stepError{step: step, err: err}
 	}
 	return w.complete(ctx, j)
 }
@@ -266,4 +273,16 @@ func retryDelay(base time.Duration, attempt int, jitter func(int64) int64) time.
 		d = d/2 + time.Duration(jitter(half+1))
 	}
 	return d
+}
+
+// protect runs one step of a job, turning a panic into an error that is
+// logged with its stack.
+func (w *Worker) protect(ctx context.Context, step string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.svc.log.ErrorContext(ctx, "attach: job step panicked", "step", step, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn()
 }
