@@ -38,7 +38,9 @@ var textPolicy = &attach.Policy{Types: []attach.TypeRule{
 // produce on cue (a panic).
 type scanFunc func(ctx context.Context, r io.Reader) (*driver.ScanResult, error)
 
-func (f scanFunc) Scan(ctx context.Context, r io.Reader) (*driver.ScanResult, error) { return f(ctx, r) }
+func (f scanFunc) Scan(ctx context.Context, r io.Reader) (*driver.ScanResult, error) {
+	return f(ctx, r)
+}
 
 // hookLog records hook calls.
 type hookLog struct {
