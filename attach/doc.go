@@ -24,6 +24,18 @@
 // Options.Retention, Delete keeps files restorable (Undelete) for a while;
 // temporary files (Persist false) vanish when they expire.
 //
+// # Background work
+//
+// With Options.Scanner or Options.Processors, Confirm commits a version
+// as processing together with a durable job, and a Worker (run one in
+// every process: Worker.Run) scans it, runs the processors and settles
+// the file as ready, rejected (malware: quarantined, never served) or
+// failed, then calls the OnReady / OnRejected hooks; Delete records the
+// OnDeleted hook the same way. Jobs are leased rows in the metadata
+// store, retried with backoff, and survive crashes. Service.Sweep, run
+// periodically by the Worker, removes expired tickets, temporary and
+// deleted files past their time, and orphaned objects.
+//
 // # Drivers
 //
 // A Service wraps a driver.Storage (package blob: memory, local disk,

@@ -54,6 +54,17 @@
 // tags, access, name or listed state updates them in its own transaction,
 // and Open backfills them once for files that predate the migration.
 //
+// # Jobs
+//
+// Migration 0005 adds jobs (durable background work) and leases (named
+// leases for periodic work). A claim is one UPDATE of the due rows picked
+// by a subquery that, on PostgreSQL, locks them with FOR UPDATE SKIP
+// LOCKED, so concurrent claimers take different jobs without waiting;
+// on SQLite the immediate write transaction serialises claimers. Completing
+// or retrying a job is conditional on its lease (owner and attempt count),
+// so a worker that lost its lease changes nothing, and settling a file is
+// conditional on its version and processing status.
+//
 // # Workspaces
 //
 // Every statement filters by workspace: another workspace's file, version or
