@@ -125,6 +125,13 @@ func TestWorkerEICARQuarantined(t *testing.T) {
 	assert.NoError(t, err)
 	assert.ElementsMatch(t, []string{"rejected:" + bad.ID + ":rejected", "ready:" + good.ID + ":ready"}, hooks.list())
 	assert.Zero(t, runDue(t, w), "every job finished once")
+
+	e.clock.Advance(30 * 24 * time.Hour)
+	r, err := e.svc.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, r.Total(), "the janitor keeps quarantined files")
+	_, err = e.storage.Attributes(ctx, latestKey(t, e, bad.ID))
+	assert.NoError(t, err)
 }
 
 func latestKey(t *testing.T, e *env, id string) string {
@@ -370,4 +377,31 @@ func TestConfirmWithoutProcessingIsReady(t *testing.T) {
 	assert.Equal(t, attach.StatusReady, f.Status)
 	assert.Zero(t, runDue(t, attach.NewWorker(e.svc, nil)))
 	assert.True(t, strings.HasPrefix(f.ID, "file_"))
+}
+
+// TestWorkerStaleVersion: a job for a version that is no longer current
+// finishes without running or touching the newer version's state.
+func TestWorkerStaleVersion(t *testing.T) {
+	var seen []int
+	var mu sync.Mutex
+	e := newEnv(t, func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "record", Run: func(_ context.Context, _ *attach.Service, in *attach.ProcessInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, in.File.Version)
+			return nil
+		}}}
+	})
+	ctx := context.Background()
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	v2, err := e.svc.PutVersion(ctx, wsA, f.ID, attach.VersionPutRequest{Size: -1}, bytes.NewReader(pdfBytes(2100)))
+	require.NoError(t, err)
+	require.Equal(t, 2, v2.Version)
+	assert.Equal(t, attach.StatusProcessing, v2.Status)
+	assert.Equal(t, 2, runDue(t, attach.NewWorker(e.svc, nil)))
+	assert.Equal(t, []int{2}, seen, "version 1's job found a newer version and did nothing")
+	got, err := e.svc.File(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Equal(t, attach.StatusReady, got.Status)
+	assert.Equal(t, 2, got.Version)
 }
