@@ -89,6 +89,7 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 	if len(c.Jobs) > 0 { // scanning or processors: a Worker settles the file
 		c.Status = StatusProcessing
 	}
+	c.Jobs = append(c.Jobs, s.digestJobs(v)...)
 	if !f.Persist {
 		c.ExpiresAt = c.At.Add(s.opts.TemporaryTTL)
 	}

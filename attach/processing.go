@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/attachkit/attachkit/driver"
@@ -49,6 +50,39 @@ func (s *Service) processJobs(workspace, fileID string, version int) []driver.Jo
 	}
 	return []driver.JobRecord{{ID: newID("job"), Workspace: workspace, FileID: fileID, Version: version,
 		Kind: driver.JobProcess, CreatedAt: s.now()}}
+}
+
+// digestJobs returns the job that replaces a version's "md5:" digest (an
+// object store's, taken at confirm so that confirm does not read the
+// bytes) with its SHA-256, in the background.
+func (s *Service) digestJobs(v *driver.VersionRecord) []driver.JobRecord {
+	if !strings.HasPrefix(v.Digest, "md5:") {
+		return nil
+	}
+	return []driver.JobRecord{{ID: newID("job"), Workspace: v.Workspace, FileID: v.FileID, Version: v.Version,
+		Kind: driver.JobDigest, Payload: []byte(v.Digest), CreatedAt: s.now()}}
+}
+
+// digestJob streams a version's bytes through SHA-256 and records the
+// digest in place of the MD5 one it was confirmed with.
+func (w *Worker) digestJob(ctx context.Context, j *driver.JobRecord) error {
+	s := w.svc
+	v, err := s.store.Version(ctx, j.Workspace, j.FileID, j.Version)
+	if errors.Is(err, driver.ErrNotFound) || err == nil && v.Digest != string(j.Payload) {
+		return w.complete(ctx, j) // gone, or already upgraded
+	}
+	if err != nil {
+		return err
+	}
+	sum, err := s.hashObject(ctx, v.StorageKey)
+	if err != nil {
+		return &stepError{step: "digest", err: err}
+	}
+	err = s.store.UpgradeDigest(ctx, j.Workspace, j.FileID, j.Version, v.Digest, sum)
+	if err != nil && !errors.Is(err, driver.ErrPrecondition) && !errors.Is(err, driver.ErrNotFound) {
+		return err
+	}
+	return w.complete(ctx, j)
 }
 
 // stepError is a failed processing step; its step names the public

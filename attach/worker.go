@@ -41,7 +41,8 @@ type WorkerOptions struct {
 }
 
 // Worker runs the durable background jobs of a Service: scans and
-// processing of confirmed versions, hooks, and the periodic janitor. Run
+// processing of confirmed versions, hooks, SHA-256 digests of versions
+// confirmed with an object store's MD5, and the periodic janitor. Run
 // one in every process (replica) that has the Service; they share the work
 // through leases in the metadata store. Jobs survive restarts: a job whose
 // worker died is taken up again once its lease expires.
@@ -201,6 +202,8 @@ func (w *Worker) safely(ctx context.Context, j *driver.JobRecord) (err error) {
 		return w.processJob(ctx, j)
 	case driver.JobHook:
 		return w.hookRun(ctx, j)
+	case driver.JobDigest:
+		return w.digestJob(ctx, j)
 	}
 	w.svc.log.ErrorContext(ctx, "attach: job of an unknown kind dropped", "job", j.ID, "kind", j.Kind)
 	return w.complete(ctx, j)

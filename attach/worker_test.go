@@ -3,6 +3,8 @@ package attach_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -404,4 +406,34 @@ func TestWorkerStaleVersion(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, attach.StatusReady, got.Status)
 	assert.Equal(t, 2, got.Version)
+}
+
+// TestWorkerUpgradesMD5Digest: bytes that reached storage without the
+// library (an object-store upload) are confirmed with the storage's MD5;
+// a worker replaces it with their SHA-256.
+func TestWorkerUpgradesMD5Digest(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	body := pdfBytes(3000)
+	up, err := e.svc.RequestUpload(ctx, wsA, attach.UploadRequest{FileName: "doc.pdf", MIMEType: "application/pdf", Size: int64(len(body))})
+	require.NoError(t, err)
+	w, err := e.storage.NewWriter(ctx, up.Key, nil) // straight to storage, as a PUT to S3 would be
+	require.NoError(t, err)
+	_, err = w.Write(body)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	f, err := e.svc.Confirm(ctx, wsA, up.ID)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(f.Digest, "md5:"), f.Digest)
+	assert.Equal(t, attach.StatusReady, f.Status, "the digest job does not hold the file back")
+
+	assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, nil)))
+	sum := sha256.Sum256(body)
+	want := "sha256:" + hex.EncodeToString(sum[:])
+	got, err := e.svc.File(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, got.Digest)
+	vs, err := e.svc.Versions(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, vs[0].Digest)
 }

@@ -16,6 +16,9 @@ const (
 	// JobHook calls an application hook; Payload says which and carries
 	// the file as it was when the job was recorded.
 	JobHook JobKind = "hook"
+	// JobDigest replaces a version's "md5:" digest (taken from an object
+	// store) with the SHA-256 of its bytes.
+	JobDigest JobKind = "digest"
 )
 
 // JobRecord is a durable background job. A job is due when RunAt is at or
@@ -129,6 +132,12 @@ type JobStore interface {
 	// ExpireUpload moves a pending ticket to expired. A ticket that is not
 	// pending returns ErrPrecondition, an unknown one ErrNotFound.
 	ExpireUpload(ctx context.Context, workspace, uploadID string) error
+
+	// UpgradeDigest replaces the digest of one version of a file, and the
+	// file's own when that version is current, only where it is still
+	// from. An unknown file or version returns ErrNotFound; a version whose
+	// digest is no longer from, ErrPrecondition.
+	UpgradeDigest(ctx context.Context, workspace, fileID string, version int, from, to string) error
 
 	// TryLease takes or renews the named lease for owner until until, if
 	// it is free (never taken, or expired at or before now) or already

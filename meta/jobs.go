@@ -254,3 +254,32 @@ func (s *Store) FailUpload(ctx context.Context, workspace, uploadID, code, reaso
 	})
 	return s.fail(ctx, op, err)
 }
+
+// UpgradeDigest replaces a version's digest, and the file's when that
+// version is current, where it is still from; see driver.JobStore.
+func (s *Store) UpgradeDigest(ctx context.Context, workspace, fileID string, version int, from, to string) error {
+	op := "upgrade digest of " + fileID
+	if from == "" || to == "" {
+		return s.fail(ctx, op, invalid("file %s: empty digest", fileID))
+	}
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET digest = ? WHERE file_id = ? AND workspace = ? AND version = ? AND digest = ?`),
+			to, fileID, workspace, version, from)
+		if err != nil {
+			return err
+		}
+		if oneRow(res) != nil {
+			var one int
+			err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM versions WHERE file_id = ? AND workspace = ? AND version = ?`),
+				fileID, workspace, version).Scan(&one)
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("version %d of %s no longer has digest %s: %w", version, fileID, from, driver.ErrPrecondition)
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE files SET digest = ? WHERE id = ? AND workspace = ? AND version = ? AND digest = ?`),
+			to, fileID, workspace, version, from)
+		return err
+	})
+	return s.fail(ctx, op, err)
+}

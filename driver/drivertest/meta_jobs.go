@@ -3,6 +3,7 @@ package drivertest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func metaJobTests() []metaTest {
 		{name: "jobs fail upload", run: testJobsFailUpload},
 		{name: "jobs expired uploads", run: testJobsExpiredUploads},
 		{name: "jobs named lease", run: testJobsTryLease},
+		{name: "jobs upgrade digest", run: testJobsUpgradeDigest},
 	}
 }
 
@@ -371,4 +373,33 @@ func testJobsTryLease(t *testing.T, s driver.MetaStore) {
 	}
 	wg.Wait()
 	assert.Equal(t, 1, winners, "one of concurrent takers holds a free lease")
+}
+
+func testJobsUpgradeDigest(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	f := readyFile(t, s, wsA, "f1", at)
+	commit(t, s, createNext(t, s, wsA, "f1", "u2", 1, at), at.Add(time.Minute))
+	v1, err := s.Version(ctx, wsA, "f1", 1)
+	require.NoError(t, err)
+	sha := "sha256:" + strings.Repeat("ab", 32)
+
+	require.NoError(t, s.UpgradeDigest(ctx, wsA, "f1", 1, f.Digest, sha))
+	got, err := s.Version(ctx, wsA, "f1", 1)
+	require.NoError(t, err)
+	assert.Equal(t, sha, got.Digest)
+	cur, err := s.File(ctx, wsA, "f1")
+	require.NoError(t, err)
+	assert.NotEqual(t, sha, cur.Digest, "the file is at version 2: its digest is version 2's")
+
+	v2, err := s.Version(ctx, wsA, "f1", 2)
+	require.NoError(t, err)
+	require.NoError(t, s.UpgradeDigest(ctx, wsA, "f1", 2, v2.Digest, sha))
+	cur, err = s.File(ctx, wsA, "f1")
+	require.NoError(t, err)
+	assert.Equal(t, sha, cur.Digest, "the current version's digest is the file's")
+
+	requireIs(t, s.UpgradeDigest(ctx, wsA, "f1", 1, v1.Digest, "sha256:x"), driver.ErrPrecondition, "already upgraded")
+	requireIs(t, s.UpgradeDigest(ctx, wsA, "f1", 9, "a", "b"), driver.ErrNotFound, "unknown version")
+	requireIs(t, s.UpgradeDigest(ctx, wsB, "f1", 1, sha, "b"), driver.ErrNotFound, "other workspace")
 }
