@@ -174,10 +174,11 @@ func NewImporter(svc *Service, opts *ImportOptions) (*Importer, error) {
 
 // Import checks req, records a file in status processing with source
 // "import", and fetches the URL in the background; it returns the
-// processing file at once. The file then becomes ready, or rejected with
+// processing file at once. The file then becomes ready, rejected with
 // the reason (Service.Status reports both): a refused destination or
-// redirect, a failed fetch, a size over the limit, or any check every
-// upload goes through (detected type, policy). A URL that is refused
+// redirect, an error answer, a size over the limit, or any check every
+// upload goes through (detected type, policy); or failed when the fetch
+// itself failed (network, timeout, shutdown). A URL that is refused
 // outright (scheme, credentials, port, an IP literal that is not public)
 // returns an error matching ErrInvalidRequest and records nothing; so does
 // a bad file name. When Concurrency+Queue imports are already under way
@@ -368,7 +369,7 @@ func importFault(err error) bool {
 }
 
 // Shutdown stops accepting imports and waits for those under way to
-// finish. If ctx ends first, it cancels them (their files become rejected
+// finish. If ctx ends first, it cancels them (their files become failed
 // with a reason), waits for that, and returns ctx's error.
 func (imp *Importer) Shutdown(ctx context.Context) error {
 	imp.mu.Lock()
@@ -392,7 +393,7 @@ func (imp *Importer) Shutdown(ctx context.Context) error {
 }
 
 // Close stops accepting imports, cancels those under way (their files
-// become rejected with a reason) and waits for them to wind down.
+// become failed with a reason) and waits for them to wind down.
 func (imp *Importer) Close() error {
 	imp.mu.Lock()
 	imp.closed = true
