@@ -132,8 +132,8 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // RunDue runs every job that is due now, a batch at a time, until none is
 // left, and returns how many it ran. Jobs retried with a backoff are not
-// due again until later. It suits tests and cron-style deployments; Run
-// calls nothing like it.
+// due again until later. It suits tests and cron-style deployments; it
+// does not sweep (call Service.Sweep).
 func (w *Worker) RunDue(ctx context.Context) (int, error) {
 	n := 0
 	for {
