@@ -29,6 +29,11 @@ const headSize = 3072
 // declaration (else CodeInvalidFileType or CodeContentMismatch). A failed
 // verification rejects the upload and deletes the object.
 //
+// With Options.Scanner or Options.Processors the confirmed file is
+// processing, with a durable job recorded in the same transaction, until
+// a Worker makes it ready, rejected or failed; until then it cannot be
+// downloaded (CodeConflict).
+//
 // Confirm is idempotent and safe under concurrency: it is one conditional
 // state change, so of any number of concurrent confirms exactly one makes
 // the transition and all return the same file.
@@ -83,7 +88,12 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 		return nil, s.reject(ctx, scope, up, e)
 	}
 	v.Source = string(src)
-	c := &driver.Commit{Workspace: scope.Workspace, UploadID: up.ID, Version: *v, Status: StatusReady, At: s.now()}
+	c := &driver.Commit{Workspace: scope.Workspace, UploadID: up.ID, Version: *v, Status: StatusReady, At: s.now(),
+		Jobs: s.processJobs(scope.Workspace, up.FileID, up.Version)}
+	if len(c.Jobs) > 0 { // scanning or processors: a Worker settles the file
+		c.Status = StatusProcessing
+	}
+	c.Jobs = append(c.Jobs, s.digestJobs(v)...)
 	if !f.Persist {
 		c.ExpiresAt = c.At.Add(s.opts.TemporaryTTL)
 	}

@@ -42,6 +42,7 @@
 // removes its attachments (Undelete does not bring them back); the Purge
 // options delete files a record let go of that were never attached to
 // any other record.
+//
 // # Sharing
 //
 // CreateLink makes a public link: an anonymous, revocable, optionally
@@ -54,6 +55,18 @@
 // one workspace under a stricter policy, answering nothing but the new
 // file's id and status. VerifyURL says whether a URL is one this service
 // issued and would serve now, without fetching it.
+//
+// # Background work
+//
+// With Options.Scanner or Options.Processors, Confirm commits a version
+// as processing together with a durable job, and a Worker (run one in
+// every process: Worker.Run) scans it, runs the processors and settles
+// the file as ready, rejected (malware: quarantined, never served) or
+// failed, then calls the OnReady / OnRejected hooks; Delete records the
+// OnDeleted hook the same way. Jobs are leased rows in the metadata
+// store, retried with backoff, and survive crashes. Service.Sweep, run
+// periodically by the Worker, removes expired tickets, temporary and
+// deleted files past their time, and orphaned objects.
 //
 // # Drivers
 //

@@ -174,10 +174,11 @@ func NewImporter(svc *Service, opts *ImportOptions) (*Importer, error) {
 
 // Import checks req, records a file in status processing with source
 // "import", and fetches the URL in the background; it returns the
-// processing file at once. The file then becomes ready, or rejected with
+// processing file at once. The file then becomes ready, rejected with
 // the reason (Service.Status reports both): a refused destination or
-// redirect, a failed fetch, a size over the limit, or any check every
-// upload goes through (detected type, policy). A URL that is refused
+// redirect, an error answer, a size over the limit, or any check every
+// upload goes through (detected type, policy); or failed when the fetch
+// itself failed (network, timeout, shutdown). A URL that is refused
 // outright (scheme, credentials, port, an IP literal that is not public)
 // returns an error matching ErrInvalidRequest and records nothing; so does
 // a bad file name. When Concurrency+Queue imports are already under way
@@ -328,17 +329,23 @@ func (imp *Importer) fetch(ctx context.Context, j *importJob) error {
 	return err
 }
 
-// fail records why an import did not produce a file: the ticket and the
-// file become rejected with the reason, and any stored bytes are removed.
-// A ticket that is no longer pending (confirm already rejected it, or the
-// file was deleted meanwhile) is left as it is.
+// fail records why an import did not produce a file, and any stored
+// bytes are removed: the file becomes rejected when the URL or its content
+// was refused, and failed when the fetch itself failed (the network, a
+// timeout, a shutdown; see importFault). A ticket that is no longer
+// pending (confirm already rejected it, or the file was deleted meanwhile)
+// is left as it is.
 func (imp *Importer) fail(ctx context.Context, j *importJob, cause error) {
 	s := imp.svc
 	code, msg := imp.importFailure(cause)
 	s.log.InfoContext(ctx, "attach: import failed", "file", j.file.ID, "host", j.url.Hostname(), "code", code, "err", cause)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	err := s.store.RejectUpload(ctx, j.scope.Workspace, j.up.ID, string(code), msg, s.now())
+	settle := s.store.RejectUpload
+	if importFault(cause) {
+		settle = s.store.FailUpload
+	}
+	err := settle(ctx, j.scope.Workspace, j.up.ID, string(code), msg, s.now())
 	switch {
 	case err == nil:
 		s.deleteQuietly(ctx, j.up.StorageKey)
@@ -347,8 +354,25 @@ func (imp *Importer) fail(ctx context.Context, j *importJob, cause error) {
 	}
 }
 
+// importFault reports whether an import failed for a fault rather than a
+// verdict on the URL or its content: a network error, a name that did not
+// resolve, a timeout, a shutdown, no fetch slot in time.
+func importFault(err error) bool {
+	var (
+		e       *Error
+		refused *refusedAddrError
+	)
+	switch {
+	case errors.As(err, &e):
+		return e.Code == CodeInternal || e.Code == CodeRateLimited
+	case errors.As(err, &refused):
+		return false
+	}
+	return true
+}
+
 // Shutdown stops accepting imports and waits for those under way to
-// finish. If ctx ends first, it cancels them (their files become rejected
+// finish. If ctx ends first, it cancels them (their files become failed
 // with a reason), waits for that, and returns ctx's error.
 func (imp *Importer) Shutdown(ctx context.Context) error {
 	imp.mu.Lock()
@@ -372,7 +396,7 @@ func (imp *Importer) Shutdown(ctx context.Context) error {
 }
 
 // Close stops accepting imports, cancels those under way (their files
-// become rejected with a reason) and waits for them to wind down.
+// become failed with a reason) and waits for them to wind down.
 func (imp *Importer) Close() error {
 	imp.mu.Lock()
 	imp.closed = true

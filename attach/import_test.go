@@ -350,7 +350,11 @@ func TestImportBounds(t *testing.T) {
 				assert.Equal(t, attach.StatusReady, st.Status, "%+v", st.Error)
 				return
 			}
-			require.Equal(t, attach.StatusRejected, st.Status)
+			want := attach.StatusRejected
+			if tt.timeout { // a fault, not a verdict on the content
+				want = attach.StatusFailed
+			}
+			require.Equal(t, want, st.Status)
 			require.NotNil(t, st.Error)
 			assert.Equal(t, tt.code, st.Error.Code, st.Error.Message)
 			assert.Contains(t, st.Error.Message, tt.message)
@@ -386,7 +390,7 @@ func TestImporterLifecycle(t *testing.T) {
 	for _, id := range []string{a.ID, b.ID} {
 		st, err := e.svc.Status(t.Context(), wsA, id)
 		require.NoError(t, err)
-		assert.Equal(t, attach.StatusRejected, st.Status)
+		assert.Equal(t, attach.StatusFailed, st.Status, "interrupted, not refused")
 		require.NotNil(t, st.Error)
 		assert.Contains(t, st.Error.Message, "shutdown")
 	}

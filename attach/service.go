@@ -75,6 +75,36 @@ type Options struct {
 
 	// Processing: scanning, previews, background work, the janitor.
 
+	// Scanner, when set, checks every confirmed version for malware:
+	// confirm commits the version as processing together with a durable
+	// job, and a Worker streams the bytes to the scanner. Infected
+	// content makes the file rejected (code conflict, the reason naming
+	// the signature); its bytes are kept, quarantined, and never served.
+	// Default nil: no scanning.
+	Scanner driver.Scanner
+	// ScanTimeout bounds one scan. Default 5m.
+	ScanTimeout time.Duration
+	// ScanFailOpen makes a version the scanner gave no verdict on (an
+	// error, a timeout) ready, unscanned, with a warning logged. Default
+	// false: fail closed (retried with backoff, then the file is failed).
+	ScanFailOpen bool
+	// Processors run in order on every confirmed version, after the scan,
+	// in a Worker; the file becomes ready when all succeed. Setting any
+	// makes confirm answer processing. Default none.
+	Processors []Processor
+	// OnReady, OnRejected and OnDeleted are called by a Worker, never on
+	// the request path, after a file became ready, rejected or failed
+	// (OnRejected; the file's Status tells which) or was deleted. Each
+	// call is a durable job: bounded by WorkerOptions.HookTimeout,
+	// retried on error or panic, so it may repeat and must be idempotent.
+	// Default nil: no call.
+	OnReady    func(ctx context.Context, f *File) error
+	OnRejected func(ctx context.Context, f *File) error
+	OnDeleted  func(ctx context.Context, f *File) error
+	// OrphanGrace is how old an object no row references must be before
+	// Sweep removes it. Default 24h; negative: orphans are kept.
+	OrphanGrace time.Duration
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives operational logs. Default: discard.
@@ -117,6 +147,10 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 	defaultDuration(&o.ConfirmGrace, time.Hour)
 	defaultDuration(&o.DownloadExpiry, time.Hour)
 	defaultDuration(&o.TemporaryTTL, 24*time.Hour)
+	defaultDuration(&o.ScanTimeout, 5*time.Minute)
+	if o.OrphanGrace == 0 {
+		o.OrphanGrace = 24 * time.Hour
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -420,7 +454,8 @@ type DeleteOptions struct {
 // restorable (Undelete) and its bytes are kept until the window ends,
 // unless opts.Purge is set.
 func (s *Service) Delete(ctx context.Context, scope Scope, id string, opts *DeleteOptions) error {
-	if _, err := s.fileRecord(ctx, scope, id, rightDelete); err != nil {
+	f, err := s.fileRecord(ctx, scope, id, rightDelete)
+	if err != nil {
 		return err
 	}
 	// Finish the state change even if the caller goes away.
@@ -429,6 +464,7 @@ func (s *Service) Delete(ctx context.Context, scope Scope, id string, opts *Dele
 	if err := s.store.MarkDeleted(ctx, scope.Workspace, id, s.now()); err != nil {
 		return wrap(err, "mark deleted")
 	}
+	s.enqueueDeleted(ctx, f) // Options.OnDeleted, run by a Worker
 	if s.opts.Retention > 0 && (opts == nil || !opts.Purge) {
 		return nil // kept for the retention window, invisible
 	}

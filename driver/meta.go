@@ -138,6 +138,9 @@ type Commit struct {
 	// ExpiresAt, when non-zero, sets the file's expiry (temporary files).
 	ExpiresAt time.Time
 	At        time.Time
+	// Jobs are stored in the same transaction (see JobStore.EnqueueJobs):
+	// the background work a processing status needs.
+	Jobs []JobRecord
 }
 
 // MetaStore keeps file metadata. Every method is scoped to a workspace:

@@ -67,6 +67,17 @@
 // the file's row before removing its attachments, so no attachment of a
 // deleted file is ever written.
 //
+// # Jobs
+//
+// Migration 0005 adds jobs (durable background work) and leases (named
+// leases for periodic work). A claim is one UPDATE of the due rows picked
+// by a subquery that, on PostgreSQL, locks them with FOR UPDATE SKIP
+// LOCKED, so concurrent claimers take different jobs without waiting;
+// on SQLite the immediate write transaction serialises claimers. Completing
+// or retrying a job is conditional on its lease (owner and attempt count),
+// so a worker that lost its lease changes nothing, and settling a file is
+// conditional on its version and processing status.
+//
 // # Workspaces
 //
 // Every statement filters by workspace: another workspace's file, version or

@@ -146,7 +146,7 @@ func (s *Store) changedOne(ctx context.Context, tx *sql.Tx, res sql.Result, work
 // c.Status ready or processing, and c.At set, else the error matches
 // driver.ErrInvalidArgument. The version's Workspace and FileID are the
 // ticket's; a zero CreatedAt becomes c.At and an empty CreatedBy the
-// ticket's CreatedBy.
+// ticket's CreatedBy. c.Jobs are stored in the same transaction.
 func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.FileRecord, error) {
 	if c == nil {
 		return nil, s.fail(ctx, "commit upload", invalid("nil commit"))
@@ -223,6 +223,9 @@ func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.Fil
 		}
 
 		if _, err := tx.ExecContext(ctx, s.q(insertSQL("versions", versionColumns)), versionArgs(&v)...); err != nil {
+			return err
+		}
+		if err := s.insertJobs(ctx, tx, c.Jobs, c.At); err != nil {
 			return err
 		}
 		file, err = scanFile(tx.QueryRowContext(ctx, s.q(`SELECT `+fileColumns+` FROM files WHERE id = ? AND workspace = ?`),

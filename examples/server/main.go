@@ -20,6 +20,11 @@
 //	                        uploads there (default: disabled)
 //	ATTACH_TRUSTED_PROXIES  comma-separated CIDR prefixes of reverse proxies whose
 //	                        X-Forwarded-For is believed for rate limits (default: none)
+//	ATTACH_CLAMD_ADDR   optional clamd to scan every upload with, tcp://host:port or
+//	                    unix:///path/clamd.sock; infected uploads are quarantined
+//
+// A background worker runs in the server: it scans confirmed uploads (when
+// ATTACH_CLAMD_ADDR is set), calls no hooks, and runs the janitor hourly.
 //
 // It shuts down gracefully on SIGINT or SIGTERM.
 package main
@@ -49,6 +54,7 @@ import (
 	"github.com/attachkit/attachkit/httpadapter"
 	_ "github.com/attachkit/attachkit/meta/postgres" // postgres metadata URLs
 	_ "github.com/attachkit/attachkit/meta/sqlite"   // sqlite metadata URLs
+	"github.com/attachkit/attachkit/scan/clamav"
 )
 
 func main() {
@@ -72,6 +78,7 @@ type config struct {
 	// publicUpload enables anonymous uploads (nil: disabled).
 	publicUpload *attach.PublicUploadOptions
 	proxies      []netip.Prefix
+	clamdAddr    string
 }
 
 func loadConfig(getenv func(string) string) (*config, error) {
@@ -84,6 +91,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 
 		storageURL: getenv("ATTACH_STORAGE_URL"),
 		metaURL:    getenv("ATTACH_META_URL"),
+		clamdAddr:  getenv("ATTACH_CLAMD_ADDR"),
 	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"
@@ -179,16 +187,29 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
-	svc, err := attach.Open(ctx, cfg.storageURL, cfg.metaURL, &attach.Options{
+	opts := &attach.Options{
 		SigningKeys:  []attach.SigningKey{{ID: "k1", Secret: secret}},
 		BaseURL:      cfg.baseURL + "/v1/blob",
 		PublicUpload: cfg.publicUpload,
 		Logger:       logger,
-	})
+	}
+	if cfg.clamdAddr != "" {
+		opts.Scanner = clamav.New(cfg.clamdAddr, nil) // uploads are processing until scanned
+	}
+	svc, err := attach.Open(ctx, cfg.storageURL, cfg.metaURL, opts)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	// The background worker: scans, hooks and the janitor. It stops with
+	// wctx, after the HTTP server, and before the Service closes.
+	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- attach.NewWorker(svc, nil).Run(wctx) }()
+	defer func() {
+		stopWorker()
+		<-workerDone
+	}()
 	// Imports from URLs run in the background; shutdown waits for them.
 	importer, err := attach.NewImporter(svc, nil)
 	if err != nil {
@@ -217,6 +238,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	sort.Strings(keys)
 	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  upload page: %s/\n  storage: %s\n  metadata: %s\n  API keys: %s\n",
 		cfg.baseURL, cfg.baseURL, redact(cfg.storageURL), redact(cfg.metaURL), strings.Join(keys, ", "))
+	if cfg.clamdAddr != "" {
+		fmt.Fprintf(out, "  virus scanning: %s\n", cfg.clamdAddr)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,439 @@
+package attach_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/attachkit/attachkit/attach"
+	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/driver"
+	"github.com/attachkit/attachkit/internal/backendtest"
+	"github.com/attachkit/attachkit/meta/sqlite"
+	"github.com/attachkit/attachkit/scan/clamav"
+)
+
+// eicar is the EICAR anti-virus test file: harmless, and detected by every
+// scanner (the CI clamd's database holds its signature).
+const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+
+// textPolicy allows plain text (EICAR is text) besides PDF and PNG.
+var textPolicy = &attach.Policy{Types: []attach.TypeRule{
+	{MIMEType: "text/plain", MaxSize: 1 << 20}, {MIMEType: "application/pdf", MaxSize: 1 << 20}, {MIMEType: "image/png", MaxSize: 1 << 20},
+}}
+
+// scanFunc is a driver.Scanner for faults a real clamd cannot be made to
+// produce on cue (a panic).
+type scanFunc func(ctx context.Context, r io.Reader) (*driver.ScanResult, error)
+
+func (f scanFunc) Scan(ctx context.Context, r io.Reader) (*driver.ScanResult, error) {
+	return f(ctx, r)
+}
+
+// hookLog records hook calls.
+type hookLog struct {
+	mu    sync.Mutex
+	calls []string // "event:fileID:status"
+}
+
+func (h *hookLog) hook(event string) func(context.Context, *attach.File) error {
+	return func(ctx context.Context, f *attach.File) error {
+		if _, ok := ctx.Deadline(); !ok {
+			return errors.New("hook called without a deadline")
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.calls = append(h.calls, event+":"+f.ID+":"+string(f.Status))
+		return nil
+	}
+}
+
+func (h *hookLog) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.calls...)
+}
+
+func status(t *testing.T, e *env, id string) *attach.StatusInfo {
+	t.Helper()
+	st, err := e.svc.Status(context.Background(), wsA, id)
+	require.NoError(t, err)
+	return st
+}
+
+func runDue(t *testing.T, w *attach.Worker) int {
+	t.Helper()
+	n, err := w.RunDue(context.Background())
+	require.NoError(t, err)
+	return n
+}
+
+// TestWorkerEICARQuarantined: with a real clamd, an EICAR upload is
+// processing after confirm, then rejected naming the signature, never
+// served, and kept; a clean upload becomes ready. Hooks run from the
+// worker.
+func TestWorkerEICARQuarantined(t *testing.T) {
+	addr := backendtest.RequireEnv(t, "ATTACH_CLAMD_ADDR", "clamd")
+	hooks := &hookLog{}
+	e := newEnv(t, func(o *attach.Options) {
+		o.Policy = textPolicy
+		o.Scanner = clamav.New(addr, nil)
+		o.OnReady, o.OnRejected = hooks.hook("ready"), hooks.hook("rejected")
+	})
+	ctx := context.Background()
+	bad := e.upload(t, wsA, "eicar.txt", "text/plain", []byte(eicar))
+	good := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	for _, f := range []*attach.File{bad, good} {
+		assert.Equal(t, attach.StatusProcessing, f.Status)
+		_, err := e.svc.DownloadURL(ctx, wsA, f.ID, nil)
+		assert.Equal(t, attach.CodeConflict, attach.CodeOf(err), "not downloadable while processing")
+	}
+
+	w := attach.NewWorker(e.svc, nil)
+	assert.Equal(t, 4, runDue(t, w), "two process jobs, then two hook jobs")
+
+	st := status(t, e, bad.ID)
+	require.Equal(t, attach.StatusRejected, st.Status)
+	require.NotNil(t, st.Error)
+	assert.Equal(t, attach.CodeConflict, st.Error.Code)
+	assert.Contains(t, st.Error.Message, "Eicar")
+	assert.Contains(t, st.Error.Message, "quarantined")
+	_, err := e.svc.DownloadURL(ctx, wsA, bad.ID, nil)
+	assert.Equal(t, attach.CodeConflict, attach.CodeOf(err), "quarantined files are never served")
+	_, err = e.svc.Open(ctx, wsA, bad.ID, nil)
+	assert.Equal(t, attach.CodeConflict, attach.CodeOf(err))
+	f, err := e.svc.File(ctx, wsA, bad.ID)
+	require.NoError(t, err)
+	_, err = e.storage.Attributes(ctx, latestKey(t, e, bad.ID))
+	assert.NoError(t, err, "the infected object is kept (quarantined)")
+	assert.Equal(t, attach.StatusRejected, f.Status)
+
+	assert.Equal(t, attach.StatusReady, status(t, e, good.ID).Status)
+	_, err = e.svc.DownloadURL(ctx, wsA, good.ID, nil)
+	assert.NoError(t, err)
+	assert.ElementsMatch(t, []string{"rejected:" + bad.ID + ":rejected", "ready:" + good.ID + ":ready"}, hooks.list())
+	assert.Zero(t, runDue(t, w), "every job finished once")
+
+	e.clock.Advance(30 * 24 * time.Hour)
+	r, err := e.svc.Sweep(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, r.Total(), "the janitor keeps quarantined files")
+	_, err = e.storage.Attributes(ctx, latestKey(t, e, bad.ID))
+	assert.NoError(t, err)
+}
+
+func latestKey(t *testing.T, e *env, id string) string {
+	t.Helper()
+	keys, err := e.store.FileKeys(context.Background(), wsA.Workspace, id)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	return keys[0]
+}
+
+// TestWorkerScanFaults: a clamd that accepts and never answers, and a
+// scanner that panics, fail closed (retried, then failed); ScanFailOpen
+// accepts the file unscanned instead.
+func TestWorkerScanFaults(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var held sync.WaitGroup
+	t.Cleanup(held.Wait)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held.Add(1)
+			go func() { // read and never answer, until the client gives up
+				defer held.Done()
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	hanging := clamav.New("tcp://"+ln.Addr().String(), nil) // its own idle timeout is a minute
+	var panics atomic.Int32
+	panicking := scanFunc(func(context.Context, io.Reader) (*driver.ScanResult, error) {
+		panics.Add(1)
+		panic("scanner exploded")
+	})
+	tests := []struct {
+		name     string
+		scanner  driver.Scanner
+		failOpen bool
+		want     attach.Status
+	}{
+		{name: "hanging clamd", scanner: hanging, want: attach.StatusFailed},
+		{name: "hanging clamd, fail open", scanner: hanging, failOpen: true, want: attach.StatusReady},
+		{name: "panicking scanner", scanner: panicking, want: attach.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(o *attach.Options) {
+				o.Scanner, o.ScanFailOpen, o.ScanTimeout = tt.scanner, tt.failOpen, 200*time.Millisecond
+			})
+			f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+			w := attach.NewWorker(e.svc, &attach.WorkerOptions{MaxAttempts: 2, RetryDelay: time.Minute})
+			start := time.Now()
+			runDue(t, w)
+			assert.Less(t, time.Since(start), 30*time.Second, "the scan is bounded by ScanTimeout")
+			if tt.want == attach.StatusFailed {
+				assert.Equal(t, attach.StatusProcessing, status(t, e, f.ID).Status, "retried with backoff first")
+				e.clock.Advance(20 * time.Second)
+				assert.Zero(t, runDue(t, w), "not due before its backoff")
+				e.clock.Advance(2 * time.Minute)
+				runDue(t, w)
+			}
+			st := status(t, e, f.ID)
+			require.Equal(t, tt.want, st.Status)
+			if tt.want == attach.StatusFailed {
+				require.NotNil(t, st.Error)
+				assert.Equal(t, attach.CodeInternal, st.Error.Code)
+				assert.Equal(t, "virus scan failed after 2 attempts", st.Error.Message, "no internal detail leaks")
+				_, err := e.svc.DownloadURL(context.Background(), wsA, f.ID, nil)
+				assert.Equal(t, attach.CodeConflict, attach.CodeOf(err))
+			}
+		})
+	}
+	assert.Equal(t, int32(2), panics.Load(), "the panicking scanner ran once per attempt")
+}
+
+// TestWorkerProcessors: steps run in order after the scan; a panicking
+// or failing step is retried, then fails the file with its name.
+func TestWorkerProcessors(t *testing.T) {
+	var order []string
+	var mu sync.Mutex
+	step := func(name string, fail func() error) attach.Processor {
+		return attach.Processor{Name: name, Run: func(ctx context.Context, svc *attach.Service, in *attach.ProcessInput) error {
+			r, err := in.Open(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			head := make([]byte, 5)
+			if _, err := io.ReadFull(r, head); err != nil {
+				return err
+			}
+			if string(head) != "%PDF-" || in.File.Status != attach.StatusProcessing {
+				return errors.New("unexpected input")
+			}
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+			return fail()
+		}}
+	}
+	ok := func() error { return nil }
+	t.Run("in order", func(t *testing.T) {
+		order = nil
+		e := newEnv(t, func(o *attach.Options) {
+			o.Processors = []attach.Processor{step("thumbnails", ok), step("index", ok)}
+		})
+		f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+		assert.Equal(t, attach.StatusProcessing, f.Status)
+		runDue(t, attach.NewWorker(e.svc, nil))
+		assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
+		assert.Equal(t, []string{"thumbnails", "index"}, order)
+	})
+	t.Run("panicking step", func(t *testing.T) {
+		order = nil
+		e := newEnv(t, func(o *attach.Options) {
+			o.Processors = []attach.Processor{step("thumbnails", func() error { panic("decoder bug") }), step("index", ok)}
+		})
+		f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+		runDue(t, attach.NewWorker(e.svc, &attach.WorkerOptions{MaxAttempts: 1}))
+		st := status(t, e, f.ID)
+		require.Equal(t, attach.StatusFailed, st.Status)
+		assert.Equal(t, `processing step "thumbnails" failed after 1 attempts`, st.Error.Message)
+		assert.Equal(t, []string{"thumbnails"}, order, "later steps do not run")
+	})
+}
+
+// TestWorkerResumesAfterCrash: a process killed between confirm and
+// processing (the job is committed with the file, no worker ran) or in
+// the middle of a job (its lease was taken) loses nothing: a new Service
+// on the same SQLite file finishes the work.
+func TestWorkerResumesAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := blob.OpenDir(filepath.Join(dir, "files"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	dbPath := filepath.Join(dir, "attach.db")
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var ran atomic.Int32
+	open := func() (*attach.Service, driver.MetaStore) {
+		store, err := sqlite.Open(ctx, dbPath, nil)
+		require.NoError(t, err)
+		svc, err := attach.New(st, store, &attach.Options{
+			SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
+			BaseURL:     baseURL, Now: clk.Now,
+			Processors: []attach.Processor{{Name: "count", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error {
+				ran.Add(1)
+				return nil
+			}}},
+		})
+		require.NoError(t, err)
+		return svc, store
+	}
+
+	// First life: two files confirmed; a worker claims one job and dies.
+	svc1, store1 := open()
+	e1 := &env{svc: svc1, storage: &countingStorage{Storage: st}, store: store1, clock: clk}
+	a := e1.upload(t, wsA, "a.pdf", "application/pdf", pdfBytes(1000))
+	b := e1.upload(t, wsA, "b.pdf", "application/pdf", pdfBytes(1100))
+	jobs, err := store1.ClaimJobs(ctx, &driver.JobClaim{Owner: "dead-worker", Now: clk.Now(), Lease: 10 * time.Minute, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	require.NoError(t, store1.Close()) // the process is gone
+
+	// Second life on the same file.
+	svc2, store2 := open()
+	t.Cleanup(func() { store2.Close() })
+	e2 := &env{svc: svc2, store: store2, clock: clk}
+	w := attach.NewWorker(svc2, nil)
+	assert.Equal(t, 1, runDue(t, w), "the unclaimed job runs at once")
+	clk.Advance(10 * time.Minute)
+	assert.Equal(t, 1, runDue(t, w), "the dead worker's job once its lease expired")
+	for _, f := range []*attach.File{a, b} {
+		assert.Equal(t, attach.StatusReady, status(t, e2, f.ID).Status)
+	}
+	assert.Equal(t, int32(2), ran.Load())
+}
+
+// TestWorkerRun: Run processes jobs as they come, calls hooks (a
+// panicking hook is retried), and stops cleanly with no goroutine left.
+func TestWorkerRun(t *testing.T) {
+	var calls atomic.Int32
+	deleted := make(chan string, 1)
+	e := newEnv(t, func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "noop", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error { return nil }}}
+		o.OnReady = func(ctx context.Context, f *attach.File) error {
+			if calls.Add(1) == 1 {
+				panic("hook bug")
+			}
+			return nil
+		}
+		o.OnDeleted = func(ctx context.Context, f *attach.File) error {
+			deleted <- f.ID
+			return nil
+		}
+	})
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	w := attach.NewWorker(e.svc, &attach.WorkerOptions{PollInterval: 10 * time.Millisecond, RetryDelay: time.Millisecond, SweepInterval: -1})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	stopped := false
+	defer func() { // before the leak check, also when the test fails
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
+
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	require.Eventually(t, func() bool { return status(t, e, f.ID).Status == attach.StatusReady }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		e.clock.Advance(time.Second) // past the retry's backoff
+		return calls.Load() == 2
+	}, 10*time.Second, 10*time.Millisecond, "a panicking hook is retried")
+	require.NoError(t, e.svc.Delete(context.Background(), wsA, f.ID, nil))
+	select {
+	case id := <-deleted:
+		assert.Equal(t, f.ID, id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnDeleted not called")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		stopped = true
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+// TestConfirmWithoutProcessingIsReady: without a scanner or processors
+// confirm answers ready and records no job.
+func TestConfirmWithoutProcessingIsReady(t *testing.T) {
+	e := newEnv(t, nil)
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	assert.Equal(t, attach.StatusReady, f.Status)
+	assert.Zero(t, runDue(t, attach.NewWorker(e.svc, nil)))
+	assert.True(t, strings.HasPrefix(f.ID, "file_"))
+}
+
+// TestWorkerStaleVersion: a job for a version that is no longer current
+// finishes without running or touching the newer version's state.
+func TestWorkerStaleVersion(t *testing.T) {
+	var seen []int
+	var mu sync.Mutex
+	e := newEnv(t, func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "record", Run: func(_ context.Context, _ *attach.Service, in *attach.ProcessInput) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, in.File.Version)
+			return nil
+		}}}
+	})
+	ctx := context.Background()
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	v2, err := e.svc.PutVersion(ctx, wsA, f.ID, attach.VersionPutRequest{Size: -1}, bytes.NewReader(pdfBytes(2100)))
+	require.NoError(t, err)
+	require.Equal(t, 2, v2.Version)
+	assert.Equal(t, attach.StatusProcessing, v2.Status)
+	assert.Equal(t, 2, runDue(t, attach.NewWorker(e.svc, nil)))
+	assert.Equal(t, []int{2}, seen, "version 1's job found a newer version and did nothing")
+	got, err := e.svc.File(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Equal(t, attach.StatusReady, got.Status)
+	assert.Equal(t, 2, got.Version)
+}
+
+// TestWorkerUpgradesMD5Digest: bytes that reached storage without the
+// library (an object-store upload) are confirmed with the storage's MD5;
+// a worker replaces it with their SHA-256.
+func TestWorkerUpgradesMD5Digest(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	body := pdfBytes(3000)
+	up, err := e.svc.RequestUpload(ctx, wsA, attach.UploadRequest{FileName: "doc.pdf", MIMEType: "application/pdf", Size: int64(len(body))})
+	require.NoError(t, err)
+	w, err := e.storage.NewWriter(ctx, up.Key, nil) // straight to storage, as a PUT to S3 would be
+	require.NoError(t, err)
+	_, err = w.Write(body)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	f, err := e.svc.Confirm(ctx, wsA, up.ID)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(f.Digest, "md5:"), f.Digest)
+	assert.Equal(t, attach.StatusReady, f.Status, "the digest job does not hold the file back")
+
+	assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, nil)))
+	sum := sha256.Sum256(body)
+	want := "sha256:" + hex.EncodeToString(sum[:])
+	got, err := e.svc.File(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, got.Digest)
+	vs, err := e.svc.Versions(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, vs[0].Digest)
+}
