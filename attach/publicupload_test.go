@@ -32,7 +32,12 @@ func TestPublicUploadDisabled(t *testing.T) {
 
 func TestPublicUpload(t *testing.T) {
 	ctx := context.Background()
-	e := publicEnv(t, &attach.PublicUploadOptions{Workspace: "ws-a", CollectionID: "inbox"}, nil)
+	base := newEnv(t, nil)
+	inbox, err := base.svc.CreateCollection(ctx, attach.Scope{Workspace: "ws-a"}, attach.CollectionRequest{Name: "Inbox"})
+	require.NoError(t, err)
+	e := base.with(t, func(o *attach.Options) {
+		o.PublicUpload = &attach.PublicUploadOptions{Workspace: "ws-a", CollectionID: inbox.ID}
+	})
 	require.True(t, e.svc.PublicUploadEnabled())
 	data := pngBytes(t, 10, 10)
 
@@ -59,7 +64,7 @@ func TestPublicUpload(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "public-upload", f.Owner)
 	require.NotNil(t, f.CollectionID)
-	assert.Equal(t, "inbox", *f.CollectionID)
+	assert.Equal(t, inbox.ID, *f.CollectionID)
 	assert.Equal(t, attach.AccessPrivate, f.AccessControl)
 	_, err = e.svc.OpenPublic(ctx, up.ID, nil)
 	requireCode(t, err, attach.CodeNotFound)

@@ -105,6 +105,13 @@ func newEnv(t testing.TB, mod func(*attach.Options)) *env {
 	t.Cleanup(func() { store.Close() })
 	e := &env{storage: &countingStorage{Storage: st}, store: store,
 		clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	return e.with(t, mod)
+}
+
+// with returns an env with another Service over the same storage, store
+// and clock, its options changed by mod.
+func (e *env) with(t testing.TB, mod func(*attach.Options)) *env {
+	t.Helper()
 	opts := &attach.Options{
 		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
 		BaseURL:     baseURL,
@@ -113,9 +120,11 @@ func newEnv(t testing.TB, mod func(*attach.Options)) *env {
 	if mod != nil {
 		mod(opts)
 	}
-	e.svc, err = attach.New(e.storage, store, opts)
+	n := *e
+	var err error
+	n.svc, err = attach.New(e.storage, e.store, opts)
 	require.NoError(t, err)
-	return e
+	return &n
 }
 
 // put sends body to a ticket's URL the way httpadapter does.

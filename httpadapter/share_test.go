@@ -22,7 +22,7 @@ import (
 
 // newShareEnv is newEnv with the service and handler options changed by
 // svcOpts and apiOpts (either may be nil).
-func newShareEnv(t *testing.T, svcOpts func(*attach.Options), apiOpts func(*Options)) *env {
+func newShareEnv(t *testing.T, svcOpts func(*env, *attach.Options), apiOpts func(*Options)) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir(), clock: &testClock{}}
 	var err error
@@ -42,7 +42,7 @@ func newShareEnv(t *testing.T, svcOpts func(*attach.Options), apiOpts func(*Opti
 		Now:         e.clock.Now,
 	}
 	if svcOpts != nil {
-		svcOpts(&e.opts)
+		svcOpts(e, &e.opts)
 	}
 	e.svc = e.service(t, 0)
 	o := &Options{Prefix: "/v1", Authenticate: BearerKeys(map[string]string{keyA: wsA, keyB: "ws-b"})}
@@ -371,8 +371,13 @@ func TestPublicUploadRoutesDisabled(t *testing.T) {
 }
 
 func TestPublicUploadRoutes(t *testing.T) {
-	e := newShareEnv(t, func(o *attach.Options) {
-		o.PublicUpload = &attach.PublicUploadOptions{Workspace: wsA, CollectionID: "inbox"}
+	var inbox string
+	e := newShareEnv(t, func(e *env, o *attach.Options) {
+		// The target collection exists before the Service that uploads to it.
+		c, err := e.service(t, 0).CreateCollection(t.Context(), attach.Scope{Workspace: wsA}, attach.CollectionRequest{Name: "Inbox"})
+		require.NoError(t, err)
+		inbox = c.ID
+		o.PublicUpload = &attach.PublicUploadOptions{Workspace: wsA, CollectionID: inbox}
 	}, trustLoopback(map[RateClass]Rate{RatePublicUpload: {Limit: rate.Every(time.Hour), Burst: 4}}))
 	anon := func(ip, path string, body any) *response {
 		b, err := json.Marshal(body)
@@ -399,7 +404,7 @@ func TestPublicUploadRoutes(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status)
 	got := r.JSON(t)
 	assert.Equal(t, "public-upload", got["owner"])
-	assert.Equal(t, "inbox", got["collectionId"])
+	assert.Equal(t, inbox, got["collectionId"])
 	e.as(keyB, "").do(t, http.MethodGet, "/files/"+tk.ID, nil).requireError(t, http.StatusNotFound, attach.CodeNotFound)
 
 	bad := []struct {

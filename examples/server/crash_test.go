@@ -116,6 +116,21 @@ func (c *child) request(t *testing.T, method, path string, body io.Reader, ct st
 	return resp.StatusCode, b
 }
 
+// waitReady polls a file's status until it leaves processing.
+func waitReady(t *testing.T, c *child, id string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s, b := c.request(t, "GET", "/files/"+id+"/status", nil, "")
+		require.Equal(t, 200, s, "%s", b)
+		if !strings.Contains(string(b), `"processing"`) || time.Now().After(deadline) {
+			require.Contains(t, string(b), `"ready"`, "file %s", id)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 type acked struct {
 	id, digest string
 	body       []byte
@@ -182,6 +197,10 @@ func TestCrashAfterAcknowledgement(t *testing.T) {
 
 	c := startChild(t, bin, dir)
 	for _, a := range files {
+		// With ATTACH_CLAMD_ADDR set the server scans uploads: a file
+		// acknowledged as processing must still become ready, from the
+		// job its confirm recorded, in the restarted process.
+		waitReady(t, c, a.id)
 		s, b := c.request(t, "GET", "/files/"+a.id, nil, "")
 		require.Equal(t, 200, s, "acknowledged file %s: %s", a.id, b)
 		var f struct{ Digest, Status string }

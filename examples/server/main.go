@@ -16,7 +16,7 @@
 //	                    also mem://, s3://bucket?region=..., gs://bucket, azblob://container
 //	ATTACH_META_URL     where metadata lives (default sqlite://ATTACH_DATA_DIR/attach.db);
 //	                    also postgres://user@host/db
-//	ATTACH_PUBLIC_UPLOAD    "workspace" or "workspace/collection" enables anonymous
+//	ATTACH_PUBLIC_UPLOAD    "workspace" or "workspace/col_<id>" enables anonymous
 //	                        uploads there (default: disabled)
 //	ATTACH_TRUSTED_PROXIES  comma-separated CIDR prefixes of reverse proxies whose
 //	                        X-Forwarded-For is believed for rate limits (default: none)

@@ -23,6 +23,6 @@ func TestPublicUploadEnv(t *testing.T) {
 	off, _ := startServer(t, map[string]string{"ATTACH_ADDR": "127.0.0.1:0", "ATTACH_DATA_DIR": t.TempDir()})
 	assert.Equal(t, http.StatusNotFound, post(off))
 	on, _ := startServer(t, map[string]string{"ATTACH_ADDR": "127.0.0.1:0", "ATTACH_DATA_DIR": t.TempDir(),
-		"ATTACH_PUBLIC_UPLOAD": "default/inbox"})
+		"ATTACH_PUBLIC_UPLOAD": "default"})
 	assert.Equal(t, http.StatusCreated, post(on))
 }
