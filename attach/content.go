@@ -221,8 +221,11 @@ func (s *Service) OpenSigned(ctx context.Context, key string, q url.Values) (*Co
 	if err != nil {
 		return nil, wrap(err, "load version")
 	}
-	if v.StorageKey != key || f.Status != StatusReady || expired(f, s.now()) {
+	if f.Status != StatusReady || expired(f, s.now()) {
 		return nil, errorf(CodeNotFound, "not found")
+	}
+	if v.StorageKey != key {
+		return s.openDerivative(ctx, f, v, key, c.Disposition) // a thumbnail of the version, or not found
 	}
 	return s.content(ctx, f, v, c.Disposition), nil
 }

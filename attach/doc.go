@@ -68,6 +68,18 @@
 // periodically by the Worker, removes expired tickets, temporary and
 // deleted files past their time, and orphaned objects.
 //
+// # Thumbnails
+//
+// Service.Thumbnail returns a signed URL of a thumbnail of a version, in
+// a size from Options.ThumbnailSizes, or nil when the type has no preview.
+// Rendering is delegated to Options.Previewer (package preview; attach
+// never decodes images itself). The first request of a size renders it
+// once per process under a bounded pool, reading the source from storage
+// as it goes, and stores it as a derivative of the version (source
+// "generated") that later requests are served from and that goes with the
+// file. With Options.EagerThumbnails, a Worker renders those before a
+// confirmed version becomes ready (Service.GenerateThumbnails).
+//
 // # Drivers
 //
 // A Service wraps a driver.Storage (package blob: memory, local disk,

@@ -25,11 +25,15 @@ type SweepReport struct {
 	// Orphans are stored objects no row references, older than
 	// Options.OrphanGrace.
 	Orphans int `json:"orphans"`
+	// TempFiles are temporary files that writes cut short by a crash
+	// left behind (local disk; see driver.TempSweeper), older than
+	// Options.OrphanGrace.
+	TempFiles int `json:"tempFiles"`
 }
 
 // Total is the number of things removed.
 func (r *SweepReport) Total() int {
-	return r.ExpiredTickets + r.TemporaryFiles + r.DeletedFiles + r.Objects + r.Orphans
+	return r.ExpiredTickets + r.TemporaryFiles + r.DeletedFiles + r.Objects + r.Orphans + r.TempFiles
 }
 
 // Janitor bounds: one Sweep removes at most this many of each kind; the
@@ -52,7 +56,8 @@ const (
 //     confirmation), rows and bytes;
 //   - deleted files past Options.Retention, rows and bytes;
 //   - objects under the library's key layout that no row references and
-//     that are older than Options.OrphanGrace.
+//     that are older than Options.OrphanGrace, and the temporary files
+//     of writes a crash cut short (driver.TempSweeper) as old.
 //
 // An upload in progress is never touched: its ticket is referenced and
 // still confirmable. Quarantined (rejected) files are kept. Every removal
@@ -70,8 +75,16 @@ func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 		return r, err
 	}
 	if s.opts.OrphanGrace > 0 {
-		if err := s.sweepOrphans(ctx, r, now.Add(-s.opts.OrphanGrace-sweepMargin)); err != nil {
+		before := now.Add(-s.opts.OrphanGrace - sweepMargin)
+		if err := s.sweepOrphans(ctx, r, before); err != nil {
 			return r, err
+		}
+		if ts, ok := s.storage.(driver.TempSweeper); ok {
+			n, err := ts.SweepTemp(ctx, before)
+			r.TempFiles += n
+			if err != nil {
+				return r, wrap(err, "sweep temporary files")
+			}
 		}
 	}
 	return r, nil

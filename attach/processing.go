@@ -39,7 +39,13 @@ type ProcessInput struct {
 
 // processing reports whether confirmed versions go through a Worker.
 func (s *Service) processing() bool {
-	return s.opts.Scanner != nil || len(s.opts.Processors) > 0
+	return s.opts.Scanner != nil || len(s.opts.Processors) > 0 || s.eagerThumbnails()
+}
+
+// eagerThumbnails reports whether confirmed versions get their
+// Options.EagerThumbnails rendered by the Worker before they are ready.
+func (s *Service) eagerThumbnails() bool {
+	return s.opts.Previewer != nil && len(s.opts.EagerThumbnails) > 0
 }
 
 // processJobs returns the jobs a commit of a version records: one process
@@ -133,6 +139,17 @@ func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
 		step := fmt.Sprintf("processing step %q", p.Name)
 		if err := w.protect(ctx, step, func() error { return p.Run(ctx, s, in) }); err != nil {
 			return &stepError{step: step, err: err}
+		}
+	}
+	if s.eagerThumbnails() {
+		err := w.protect(ctx, "thumbnails", func() error { return s.GenerateThumbnails(ctx, j.Workspace, f.ID, f.Version) })
+		switch {
+		case CodeOf(err) == CodeContentMismatch:
+			// Content no previewer can decode is still a valid file; its
+			// thumbnail requests answer the same error.
+			s.log.WarnContext(ctx, "attach: no thumbnail for an undecodable file", "file", f.ID, "version", f.Version, "err", err)
+		case err != nil:
+			return &stepError{step: "thumbnails", err: err}
 		}
 	}
 	return w.settle(ctx, j, StatusReady, "", "")

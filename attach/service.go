@@ -104,6 +104,24 @@ type Options struct {
 	// OrphanGrace is how old an object no row references must be before
 	// Sweep removes it. Default 24h; negative: orphans are kept.
 	OrphanGrace time.Duration
+	// Previewer renders thumbnails (package preview: preview.New(nil)).
+	// Default nil: no thumbnails; Thumbnail answers nil for every file.
+	Previewer driver.Previewer
+	// ThumbnailSizes are the widths and heights Thumbnail accepts, each
+	// 1 to 4096. Default DefaultThumbnailSizes(): 64, 256 and 1024.
+	ThumbnailSizes []int
+	// ThumbnailWorkers bounds how many thumbnails this Service renders at
+	// once; other first requests wait for a turn. Default
+	// runtime.GOMAXPROCS(0), at most 4.
+	ThumbnailWorkers int
+	// MaxThumbnailBytes bounds one encoded thumbnail, which is held in
+	// memory between rendering and storing it. Default 16 MiB.
+	MaxThumbnailBytes int64
+	// EagerThumbnails are rendered ahead of the first request: with a
+	// Previewer, confirm commits each version as processing and a Worker
+	// renders them (GenerateThumbnails) before the file becomes ready.
+	// Their sizes must be in ThumbnailSizes. Default none.
+	EagerThumbnails []ThumbnailSpec
 
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -125,6 +143,7 @@ type Service struct {
 	policy               Policy
 	log                  *slog.Logger
 	owned                bool // Close closes storage and store (Open)
+	thumbs               *thumbnails
 }
 
 // New returns a Service over storage and store. It does not take ownership
@@ -157,6 +176,9 @@ func New(storage driver.Storage, store driver.MetaStore, opts *Options) (*Servic
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := s.initThumbnails(); err != nil {
+		return nil, err
 	}
 	if sg, ok := storage.(driver.Signer); ok {
 		if canSign(sg, "PUT") {

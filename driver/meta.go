@@ -187,12 +187,12 @@ type MetaStore interface {
 	// returns ErrNotFound.
 	MarkDeleted(ctx context.Context, workspace, id string, at time.Time) error
 
-	// FileKeys returns every storage key a file's versions and tickets
-	// reference, deleted or not, for removal.
+	// FileKeys returns every storage key a file's versions, tickets and
+	// derivatives reference, deleted or not, for removal.
 	FileKeys(ctx context.Context, workspace, id string) ([]string, error)
 
-	// PurgeFile removes every row of a file (deleted or not). Unknown files
-	// return ErrNotFound.
+	// PurgeFile removes every row of a file (deleted or not), its
+	// derivatives' included. Unknown files return ErrNotFound.
 	PurgeFile(ctx context.Context, workspace, id string) error
 
 	// Versions lists an undeleted file's versions, oldest first.

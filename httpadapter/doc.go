@@ -50,6 +50,12 @@
 // right-most untrusted X-Forwarded-For hop when RemoteAddr is one of
 // RateLimitOptions.TrustedProxies. Buckets of idle clients are forgotten,
 // so memory stays bounded by RateLimitOptions.MaxKeys.
+// Thumbnails (authenticated): GET /files/{id}/thumbnail?w=&h=&fit= answers
+// a signed URL of the thumbnail ({url, expiresAt}, served inline by the
+// blob endpoint), or null when the file's type has no preview; see
+// attach.Service.Thumbnail. Rendering a thumbnail that is not stored yet
+// goes through one hook where its rate can be limited; serving a stored
+// one does not.
 //
 // # Browser client
 //

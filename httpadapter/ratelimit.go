@@ -27,7 +27,8 @@ const (
 	RatePresign RateClass = "presign"
 	// RateImport: POST /files/import, per workspace and user.
 	RateImport RateClass = "import"
-	// RateThumbnail: GET /files/{id}/thumbnail, per workspace and user.
+	// RateThumbnail: thumbnails rendered by GET /files/{id}/thumbnail (a
+	// stored thumbnail is served without counting), per workspace and user.
 	RateThumbnail RateClass = "thumbnail"
 	// RateLinkMiss: requests for public links, public-read files and
 	// public upload confirmations that find nothing, per client address.
@@ -235,7 +236,6 @@ var routeRates = map[string]RateClass{
 	"POST /files/upload-url":               RatePresign,
 	"POST /files/{id}/versions/upload-url": RatePresign,
 	"POST /files/import":                   RateImport,
-	"GET /files/{id}/thumbnail":            RateThumbnail,
 }
 
 // limitRoute applies the rate of an authenticated route, if it has one.

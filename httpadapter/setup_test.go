@@ -59,6 +59,8 @@ type envOptions struct {
 	// wrapStore interposes on the metadata store, to hold a call at a
 	// chosen point for a race a real store cannot be made to lose on cue.
 	wrapStore func(driver.MetaStore) driver.MetaStore
+	// previewer renders thumbnails (attach.Options.Previewer).
+	previewer driver.Previewer
 }
 
 func newEnv(t testing.TB, o *envOptions) *env {
@@ -88,6 +90,7 @@ func newEnv(t testing.TB, o *envOptions) *env {
 		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef-test")}},
 		BaseURL:     e.srv.URL + "/v1/blob",
 		Now:         e.clock.Now,
+		Previewer:   o.previewer,
 	}
 	e.svc = e.service(t, 0)
 	h, err := New(e.svc, &Options{Prefix: "/v1", Authenticate: BearerKeys(map[string]string{keyA: wsA, keyB: "ws-b"})})

@@ -52,7 +52,7 @@ func (s *Store) MarkDeleted(ctx context.Context, workspace, id string, at time.T
 }
 
 // FileKeys returns the distinct, non-empty storage keys of a file's
-// versions and tickets, deleted or not, in lexical order. An unknown file
+// versions, tickets and derivatives, deleted or not, in lexical order. An unknown file
 // returns an error matching driver.ErrNotFound.
 func (s *Store) FileKeys(ctx context.Context, workspace, id string) ([]string, error) {
 	op := "file keys " + id
@@ -62,7 +62,8 @@ func (s *Store) FileKeys(ctx context.Context, workspace, id string) ([]string, e
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT storage_key FROM versions WHERE file_id = ? AND workspace = ? AND storage_key <> ''
 		UNION SELECT storage_key FROM uploads WHERE file_id = ? AND workspace = ? AND storage_key <> ''
 		UNION SELECT storage_key FROM files WHERE id = ? AND workspace = ? AND storage_key <> ''
-		ORDER BY 1`), id, workspace, id, workspace, id, workspace)
+		UNION SELECT storage_key FROM derivatives WHERE file_id = ? AND workspace = ? AND storage_key <> ''
+		ORDER BY 1`), id, workspace, id, workspace, id, workspace, id, workspace)
 	if err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
@@ -81,9 +82,9 @@ func (s *Store) FileKeys(ctx context.Context, workspace, id string) ([]string, e
 	return keys, nil
 }
 
-// PurgeFile removes a file's versions, tickets, attachments, attachment
-// history and row, deleted or not, in one transaction. An unknown file returns an error matching
-// driver.ErrNotFound.
+// PurgeFile removes a file's derivatives, versions, tickets, links,
+// attachments, attachment history and row, deleted or not, in one
+// transaction. An unknown file returns an error matching driver.ErrNotFound.
 func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		// Lock the row first (its update waits for, or excludes, any other
@@ -104,6 +105,7 @@ func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 			return err
 		}
 		for _, q := range []string{
+			`DELETE FROM derivatives WHERE file_id = ? AND workspace = ?`,
 			`DELETE FROM versions WHERE file_id = ? AND workspace = ?`,
 			`DELETE FROM uploads WHERE file_id = ? AND workspace = ?`,
 			`DELETE FROM file_tags WHERE file_id = ? AND workspace = ?`,

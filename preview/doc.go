@@ -28,7 +28,11 @@
 // and 1024 pixels).
 //
 // EXIF orientation is applied to JPEGs, so a photo taken in portrait is
-// previewed upright. Scaling shrinks by an integer factor with a box
+// previewed upright. A baseline JPEG at least 8 times larger than its
+// preview is decoded at 1/8 scale, keeping only each 8×8 block's mean
+// (its DC coefficient) without an inverse DCT, as libjpeg's scaled
+// decoding does; progressive JPEGs and larger previews are decoded in
+// full. Scaling shrinks by an integer factor with a box
 // filter to between one and two times the preview size and resamples the
 // rest with Catmull-Rom (the approach of libvips), which costs a fraction
 // of Catmull-Rom over the whole reduction in time and memory. Previews are JPEG
@@ -40,7 +44,8 @@
 // header and checked against Options.MaxPixels before any pixel is decoded,
 // so a small file that claims to be 20000×20000 pixels costs nothing; it
 // gets an error matching driver.ErrNoPreview. Decoding memory is about 1.5
-// to 4 bytes a pixel (more for progressive JPEGs), and Options.MaxConcurrent
+// to 4 bytes a pixel (more for progressive JPEGs; a JPEG decoded at 1/8
+// scale needs 1/64 of that), and Options.MaxConcurrent
 // bounds how many decodes and external tool runs happen at once across
 // all callers, so memory stays bounded however many previews are asked for
 // concurrently. Truncated or malformed sources give errors matching

@@ -1,8 +1,10 @@
 package preview
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -70,20 +72,37 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 		return err
 	}
 
-	rd = &sourceReader{r: io.NewSectionReader(src, 0, size)}
-	img, err := c.decode(rd)
-	if err != nil {
-		return rd.classify(mimeType, err)
+	full := image.Rect(0, 0, cfg.Width, cfg.Height)
+	var img image.Image
+	if mimeType == "image/jpeg" && eighthScaleSuffices(full, orientation, spec) {
+		rd = &sourceReader{r: io.NewSectionReader(src, 0, size)}
+		img, err = decodeJPEGDC(bufio.NewReaderSize(rd, 64<<10), r.opts.MaxPixels)
+		switch {
+		case errors.Is(err, errJPEGUnsupported):
+			img = nil // decoded in full below
+		case err != nil:
+			return rd.classify(mimeType, err)
+		case img.Bounds() != eighth(full):
+			return fmt.Errorf("%w: preview: JPEG frame differs from its header", driver.ErrInvalidArgument)
+		}
 	}
-	b := img.Bounds()
-	if err := r.checkPixels(mimeType, b.Dx(), b.Dy()); err != nil {
-		return err // decoders keep to their header, but do not rely on it
+	if img == nil {
+		rd = &sourceReader{r: io.NewSectionReader(src, 0, size)}
+		img, err = c.decode(rd)
+		if err != nil {
+			return rd.classify(mimeType, err)
+		}
+		b := img.Bounds()
+		if err := r.checkPixels(mimeType, b.Dx(), b.Dy()); err != nil {
+			return err // decoders keep to their header, but do not rely on it
+		}
+		full = b
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 
-	thumb := thumbnail(img, orientation, spec)
+	thumb := thumbnail(img, full, orientation, spec)
 
 	var buf bytes.Buffer
 	if err := r.encode(&buf, thumb, spec.Format); err != nil {
@@ -129,14 +148,38 @@ func (s *sourceReader) classify(mimeType string, err error) error {
 }
 
 // thumbnail scales (and for FitCover crops) img to fit spec, then applies
-// the EXIF orientation.
-func thumbnail(img image.Image, orientation int, spec driver.PreviewSpec) *image.RGBA {
+// the EXIF orientation. full is the source image's bounds: img.Bounds(),
+// or eighth(full) for an image decoded at 1/8 scale.
+func thumbnail(img image.Image, full image.Rectangle, orientation int, spec driver.PreviewSpec) *image.RGBA {
+	crop, ow, oh := planFor(full, orientation, spec)
+	if img.Bounds() != full { // decoded at 1/8 scale: the same part, in blocks
+		crop = image.Rect(crop.Min.X/8, crop.Min.Y/8, max(crop.Min.X/8+1, crop.Max.X/8), max(crop.Min.Y/8+1, crop.Max.Y/8)).
+			Intersect(img.Bounds())
+	}
+	return orient(scale(img, crop, ow, oh), orientation)
+}
+
+// planFor is plan for a source of bounds full shown with an EXIF
+// orientation.
+func planFor(full image.Rectangle, orientation int, spec driver.PreviewSpec) (crop image.Rectangle, ow, oh int) {
 	bw, bh := spec.Width, spec.Height
 	if orientation >= 5 { // the image is stored transposed: plan in its own axes
 		bw, bh = bh, bw
 	}
-	crop, ow, oh := plan(img.Bounds(), bw, bh, spec.Fit)
-	return orient(scale(img, crop, ow, oh), orientation)
+	return plan(full, bw, bh, spec.Fit)
+}
+
+// eighthScaleSuffices reports whether the preview of a source of bounds
+// full is at least 8 times smaller than the part of the source it shows,
+// so that a JPEG decoded at 1/8 scale loses nothing the preview keeps.
+func eighthScaleSuffices(full image.Rectangle, orientation int, spec driver.PreviewSpec) bool {
+	crop, ow, oh := planFor(full, orientation, spec)
+	return min(crop.Dx()/ow, crop.Dy()/oh) >= 8
+}
+
+// eighth is the bounds of an image decoded at 1/8 scale.
+func eighth(full image.Rectangle) image.Rectangle {
+	return image.Rect(0, 0, (full.Dx()+7)/8, (full.Dy()+7)/8)
 }
 
 // plan returns the part of bounds to show and the size of the preview for

@@ -18,7 +18,9 @@
 //	           and the process's peak RSS during it (≤ 64 MiB)
 //	confirm    confirm time of the large object over a 10 KB one, local disk and S3 (≤ 2)
 //	list       page latency at 10k, 100k (full: and 1M) files, first and deep pages, largest/10k (≤ 1.5)
-//	thumbnail  4000×3000 JPEG to 256 px vs vipsthumbnail (≤ 1.5)
+//	thumbnail  4000×3000 JPEG to 256 px vs vipsthumbnail (≤ 1.5); a stored thumbnail served
+//	           again through the Service (median ≤ 2 ms); peak RSS of 100 concurrent first
+//	           thumbnail requests of 24-megapixel JPEGs (≤ 512 MiB)
 //	mixed      64 HTTP clients mixing uploads, reads, lists and deletes: throughput, p50/p99, errors (0)
 //
 // # Peers and backends

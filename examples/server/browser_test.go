@@ -176,8 +176,10 @@ func TestBrowserPage(t *testing.T) {
 	require.NotEmpty(t, pngID, "%v", ids)
 	require.NotEmpty(t, pdfID, "%v", ids)
 
-	// The PNG shows its own picture; the PDF a type icon.
-	p.waitFor(t, `(() => { const i = document.querySelector('`+card(pngID)+` .preview img'); return i && i.naturalWidth === 240 })()`)
+	// The PNG shows its thumbnail (the centre 160×160 of the 240×160
+	// picture, for a 256 px square box); the PDF, which has no page to
+	// render, a type icon.
+	p.waitFor(t, `(() => { const i = document.querySelector('`+card(pngID)+` .preview img'); return i && i.naturalWidth === 160 && i.naturalHeight === 160 })()`)
 	assert.Equal(t, "PDF", eval[string](t, p, `document.querySelector('`+card(pdfID)+` .icon').textContent`))
 
 	// A disallowed type fails before any request with a clear message; an

@@ -24,7 +24,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/attach"
+	_ "github.com/attachkit/attachkit/blob"
+	_ "github.com/attachkit/attachkit/meta/sqlite"
 )
 
 // The crash tests run the example server as a child process on one data
@@ -322,8 +324,14 @@ func TestCrashDuringUpload(t *testing.T) {
 	c.kill()
 	tmp := tempFiles(t, filepath.Join(dir, "files"))
 	t.Logf("temporary files left by the killed write: %d", len(tmp))
-	sweepAfterCrash(t, dir)
+	r := sweepAfterCrash(t, dir)
+	t.Logf("janitor: %+v", *r)
 	assert.Empty(t, tempFiles(t, filepath.Join(dir, "files")), "no temporary file survives the janitor")
+	assert.Equal(t, len(tmp), r.TempFiles)
+	assert.Equal(t, 1, r.ExpiredTickets, "the killed multipart upload's ticket and pending file")
+	c = startChild(t, bin, dir)
+	s, b = c.request(t, "GET", "/files/"+tk.ID, nil, "")
+	assert.Equal(t, 200, s, "the confirmed file outlives the janitor: %s", b)
 }
 
 func tempFiles(t *testing.T, root string) []string {
@@ -337,12 +345,19 @@ func tempFiles(t *testing.T, root string) []string {
 	return tmp
 }
 
-// sweepAfterCrash runs the janitor's local-disk sweep over the data
-// directory, as if its grace period had passed.
-func sweepAfterCrash(t *testing.T, dataDir string) {
-	st, err := blob.OpenDir(filepath.Join(dataDir, "files"), nil)
+// sweepAfterCrash runs the janitor over the (stopped) server's data
+// directory, two days later: past every ticket's expiry and the orphan
+// grace period.
+func sweepAfterCrash(t *testing.T, dataDir string) *attach.SweepReport {
+	ctx := context.Background()
+	svc, err := attach.Open(ctx, "file://"+filepath.Join(dataDir, "files"), "sqlite://"+filepath.Join(dataDir, "attach.db"), &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: []byte(strings.Repeat("c", 32))}},
+		BaseURL:     "http://127.0.0.1/v1/blob",
+		Now:         func() time.Time { return time.Now().Add(48 * time.Hour) },
+	})
 	require.NoError(t, err)
-	defer st.Close()
-	_, err = st.SweepTemp(context.Background(), time.Now().Add(time.Hour))
+	defer svc.Close()
+	r, err := svc.Sweep(ctx)
 	require.NoError(t, err)
+	return r
 }

@@ -54,6 +54,7 @@ import (
 	"github.com/attachkit/attachkit/httpadapter"
 	_ "github.com/attachkit/attachkit/meta/postgres" // postgres metadata URLs
 	_ "github.com/attachkit/attachkit/meta/sqlite"   // sqlite metadata URLs
+	"github.com/attachkit/attachkit/preview"
 	"github.com/attachkit/attachkit/scan/clamav"
 )
 
@@ -187,11 +188,15 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(out, nil))
+	previewer := preview.New(nil)
 	opts := &attach.Options{
 		SigningKeys:  []attach.SigningKey{{ID: "k1", Secret: secret}},
 		BaseURL:      cfg.baseURL + "/v1/blob",
 		PublicUpload: cfg.publicUpload,
 		Logger:       logger,
+		// Thumbnails of images, and of PDFs and videos when pdftoppm and
+		// ffmpeg are installed.
+		Previewer: previewer,
 	}
 	if cfg.clamdAddr != "" {
 		opts.Scanner = clamav.New(cfg.clamdAddr, nil) // uploads are processing until scanned
@@ -236,8 +241,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		keys = append(keys, k+" (workspace "+ws+")")
 	}
 	sort.Strings(keys)
-	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  upload page: %s/\n  storage: %s\n  metadata: %s\n  API keys: %s\n",
-		cfg.baseURL, cfg.baseURL, redact(cfg.storageURL), redact(cfg.metaURL), strings.Join(keys, ", "))
+	fmt.Fprintf(out, "Attachkit example server on %s/v1\n  upload page: %s/\n  storage: %s\n  metadata: %s\n  API keys: %s\n  thumbnails: %s\n",
+		cfg.baseURL, cfg.baseURL, redact(cfg.storageURL), redact(cfg.metaURL), strings.Join(keys, ", "),
+		strings.Join(previewer.Capabilities(), ", "))
 	if cfg.clamdAddr != "" {
 		fmt.Fprintf(out, "  virus scanning: %s\n", cfg.clamdAddr)
 	}

@@ -345,11 +345,12 @@ export class Client {
 
   /**
    * previewUrl returns a URL of a small image for the file, or null. It
-   * asks GET /files/{id}/thumbnail; while a server has no thumbnail route
-   * (answered 404 for a file that exists), it falls back to the image
-   * itself, inline, for raster images.
+   * asks GET /files/{id}/thumbnail (w and h must be among the server's
+   * allowed sizes, by default 64, 256 and 1024); while a server has no
+   * thumbnail route (answered 404 for a file that exists), it falls back to
+   * the image itself, inline, for raster images.
    */
-  async previewUrl(file, { w = 320, h = 320, signal } = {}) {
+  async previewUrl(file, { w = 256, h = 256, signal } = {}) {
     if (this.thumbnails !== false) {
       try {
         const t = await this.request("GET", `/files/${encodeURIComponent(file.id)}/thumbnail`,

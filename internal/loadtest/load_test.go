@@ -110,7 +110,8 @@ func newStack(t *testing.T, metaURL string) *stack {
 // loadAdapterOptions: the adapter as an app mounts it, with rate limits
 // lifted: this test measures the store under load, not the limiter.
 func loadAdapterOptions(log *slog.Logger) *httpadapter.Options {
-	return &httpadapter.Options{Prefix: "/v1", Authenticate: httpadapter.BearerKeys(keys), Logger: log}
+	return &httpadapter.Options{Prefix: "/v1", Authenticate: httpadapter.BearerKeys(keys), Logger: log,
+		RateLimit: &httpadapter.RateLimitOptions{Disabled: true}}
 }
 
 // logRecorder keeps every log record at warning level or above.
