@@ -22,10 +22,13 @@ type WorkerOptions struct {
 	// PollInterval is how long an idle worker waits before looking for
 	// due jobs again (with up to 25% jitter). Default 1s.
 	PollInterval time.Duration
-	// Lease is how long a claimed job stays this worker's; a job also
-	// runs for at most this long, so another worker can take it over if
-	// this one dies. Default 10m.
+	// Lease is how long a claimed job stays this worker's without news
+	// from it: the worker renews the leases of its running jobs every
+	// third of it, so a job whose worker died is taken over by another
+	// worker (or the restarted process) about this long after. Default 30s.
 	Lease time.Duration
+	// JobTimeout bounds one run of a job. Default 10m.
+	JobTimeout time.Duration
 	// MaxAttempts is how many times a job runs before it fails for good:
 	// a process job's file becomes failed. Default 5.
 	MaxAttempts int
@@ -69,7 +72,8 @@ func NewWorker(svc *Service, opts *WorkerOptions) *Worker {
 		o.MaxAttempts = 5
 	}
 	defaultDuration(&o.PollInterval, time.Second)
-	defaultDuration(&o.Lease, 10*time.Minute)
+	defaultDuration(&o.Lease, 30*time.Second)
+	defaultDuration(&o.JobTimeout, 10*time.Minute)
 	defaultDuration(&o.RetryDelay, 5*time.Second)
 	defaultDuration(&o.HookTimeout, 30*time.Second)
 	if o.SweepInterval == 0 {
@@ -164,9 +168,15 @@ func (w *Worker) claim(ctx context.Context, n int) ([]driver.JobRecord, error) {
 // run runs one claimed job to its end: finished, retried or given up.
 func (w *Worker) run(ctx context.Context, j *driver.JobRecord) {
 	s := w.svc
-	jctx, cancel := context.WithTimeout(ctx, w.opts.Lease)
+	jctx, cancel := context.WithTimeout(ctx, w.opts.JobTimeout)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renew(jctx, cancel, j)
+	}()
 	err := w.safely(jctx, j)
 	cancel()
+	<-renewed
 	if err == nil {
 		return
 	}
@@ -185,6 +195,30 @@ func (w *Worker) run(ctx context.Context, j *driver.JobRecord) {
 	}
 	if err != nil && !errors.Is(err, driver.ErrPrecondition) {
 		s.log.ErrorContext(ctx, "attach: recording a job's outcome failed; its lease will expire", "job", j.ID, "err", err)
+	}
+}
+
+// renew keeps j's lease alive while ctx lives, renewing it every third of
+// the lease; a lease lost (another worker took the job over) cancels the
+// job.
+func (w *Worker) renew(ctx context.Context, cancel context.CancelFunc, j *driver.JobRecord) {
+	t := time.NewTicker(w.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := w.svc.store.RenewJob(ctx, j, w.svc.now().Add(w.opts.Lease))
+		switch {
+		case errors.Is(err, driver.ErrPrecondition):
+			w.svc.log.WarnContext(ctx, "attach: a job's lease was lost; stopping it", "job", j.ID, "kind", j.Kind)
+			cancel()
+			return
+		case err != nil && ctx.Err() == nil:
+			w.svc.log.WarnContext(ctx, "attach: renewing a job's lease failed; will retry", "job", j.ID, "err", err)
+		}
 	}
 }
 

@@ -437,3 +437,44 @@ func TestWorkerUpgradesMD5Digest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, vs[0].Digest)
 }
+
+// TestWorkerRenewsLeases: a job that runs longer than its lease keeps it,
+// because the worker renews it; another worker claims nothing meanwhile,
+// and the step runs once. (Real time: leases are measured by the clock.)
+func TestWorkerRenewsLeases(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	var ran atomic.Int32
+	e := newEnv(t, func(o *attach.Options) {
+		o.Now = time.Now
+		o.Processors = []attach.Processor{{Name: "slow", Run: func(ctx context.Context, _ *attach.Service, _ *attach.ProcessInput) error {
+			if ran.Add(1) > 1 {
+				return nil // a second run: the lease was taken over
+			}
+			started <- struct{}{}
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}}
+	})
+	f := e.upload(t, wsA, "a.pdf", "application/pdf", pdfBytes(1000))
+	lease := 300 * time.Millisecond
+	w1 := attach.NewWorker(e.svc, &attach.WorkerOptions{ID: "w1", Lease: lease})
+	done := make(chan int, 1)
+	go func() { n, _ := w1.RunDue(context.Background()); done <- n }()
+	<-started
+
+	w2 := attach.NewWorker(e.svc, &attach.WorkerOptions{ID: "w2", Lease: lease})
+	deadline := time.Now().Add(4 * lease)
+	for time.Now().Before(deadline) {
+		assert.Zero(t, runDue(t, w2), "a renewed lease is not taken over")
+		time.Sleep(lease / 5)
+	}
+	close(release)
+	assert.Equal(t, 1, <-done)
+	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
+	assert.Equal(t, int32(1), ran.Load(), "the step ran once")
+}

@@ -103,6 +103,13 @@ type JobStore interface {
 	// and the error matches ErrPrecondition.
 	CompleteJob(ctx context.Context, j *JobRecord) error
 
+	// RenewJob extends the lease j holds to until, only while j (ID,
+	// LeaseOwner, Attempts) holds it; otherwise nothing changes and the
+	// error matches ErrPrecondition. A worker renews the leases of the
+	// jobs it runs, so a lease can be short: a worker that dies gives its
+	// jobs up soon after.
+	RenewJob(ctx context.Context, j *JobRecord, until time.Time) error
+
 	// RetryJob releases a job's lease and makes it due again at runAt
 	// with lastError, only while j holds its lease (else ErrPrecondition,
 	// nothing changes).

@@ -157,6 +157,26 @@ func (s *Store) completeJob(ctx context.Context, tx *sql.Tx, j *driver.JobRecord
 	return nil
 }
 
+// RenewJob extends a held lease; see driver.JobStore.
+func (s *Store) RenewJob(ctx context.Context, j *driver.JobRecord, until time.Time) error {
+	const op = "renew job"
+	if j == nil || j.LeaseOwner == "" || until.IsZero() {
+		return s.fail(ctx, op, invalid("renew job: no lease or no time"))
+	}
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET lease_until = ? WHERE `+leaseHeld),
+			micros(until), j.ID, j.LeaseOwner, j.Attempts)
+		if err != nil {
+			return err
+		}
+		if oneRow(res) != nil {
+			return fmt.Errorf("job %s: lease lost: %w", j.ID, driver.ErrPrecondition)
+		}
+		return nil
+	})
+	return s.fail(ctx, op, err)
+}
+
 // RetryJob releases a job's lease and reschedules it; see driver.JobStore.
 func (s *Store) RetryJob(ctx context.Context, j *driver.JobRecord, runAt time.Time, lastError string) error {
 	const op = "retry job"

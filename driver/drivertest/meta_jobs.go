@@ -22,6 +22,7 @@ func metaJobTests() []metaTest {
 		{name: "jobs concurrent claimers never share a job", run: testJobsConcurrentClaim},
 		{name: "jobs expired lease is reclaimed", run: testJobsLeaseExpiry},
 		{name: "jobs lost lease cannot complete or retry", run: testJobsLostLease},
+		{name: "jobs renewed lease", run: testJobsRenew},
 		{name: "jobs retry reschedules", run: testJobsRetry},
 		{name: "jobs commit stores jobs in its transaction", run: testJobsCommit},
 		{name: "jobs settle file", run: testJobsSettle},
@@ -170,6 +171,25 @@ func testJobsLostLease(t *testing.T, s driver.MetaStore) {
 	assert.Equal(t, fresh.Attempts, got.Attempts)
 	assert.Equal(t, "", got.LastError, "refused retry changed nothing")
 	require.NoError(t, s.CompleteJob(ctx, &fresh))
+}
+
+func testJobsRenew(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	require.NoError(t, s.EnqueueJobs(ctx, []driver.JobRecord{newJob("j1", at)}))
+	j := claim(t, s, "w1", at, 1)[0]
+	require.NoError(t, s.RenewJob(ctx, &j, at.Add(5*time.Minute)))
+	assert.Empty(t, claim(t, s, "w2", at.Add(4*time.Minute), 1), "a renewed lease still holds after the first would have expired")
+	got, err := s.Job(ctx, "j1")
+	require.NoError(t, err)
+	assert.Equal(t, stored(at.Add(5*time.Minute)), got.LeaseUntil)
+
+	taken := claim(t, s, "w2", at.Add(5*time.Minute), 1)
+	require.Len(t, taken, 1, "an expired renewal is due again")
+	requireIs(t, s.RenewJob(ctx, &j, at.Add(time.Hour)), driver.ErrPrecondition, "a lost lease cannot be renewed")
+	requireIs(t, s.RenewJob(ctx, &driver.JobRecord{ID: "nope", LeaseOwner: "w1", Attempts: 1}, at.Add(time.Hour)),
+		driver.ErrPrecondition, "unknown job")
+	require.NoError(t, s.CompleteJob(ctx, &taken[0]))
 }
 
 func testJobsRetry(t *testing.T, s driver.MetaStore) {
