@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -22,6 +25,7 @@ import (
 	"github.com/attachkit/attachkit/driver"
 	"github.com/attachkit/attachkit/internal/faults"
 	"github.com/attachkit/attachkit/meta/sqlite"
+	"github.com/attachkit/attachkit/preview"
 )
 
 // faultEnv is a Service over a real directory and a real SQLite file, both
@@ -49,6 +53,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("f"), 32)}},
 		BaseURL:     baseURL,
 		Now:         e.clock.Now,
+		Previewer:   preview.New(nil),
 	})
 	require.NoError(t, err)
 	return e
@@ -123,6 +128,74 @@ func faultCases() []faultCase {
 		assert.Equal(t, s.body, download(t, e, s.fileID, 0))
 	}
 	return []faultCase{
+		{
+			name: "thumbnail",
+			prepare: func(t *testing.T, e *faultEnv) *faultState {
+				f, err := e.svc.Put(ctx, faultScope, attach.PutRequest{FileName: "a.png", MIMEType: "image/png", Size: -1},
+					bytes.NewReader(pngBytes(t, 300, 200)))
+				require.NoError(t, err)
+				return &faultState{fileID: f.ID}
+			},
+			run: func(ctx context.Context, e *faultEnv, s *faultState) error {
+				_, err := e.svc.Thumbnail(ctx, faultScope, s.fileID, &attach.ThumbnailOptions{Width: 64})
+				return err
+			},
+			retry: func(t *testing.T, e *faultEnv, s *faultState) {
+				u, err := e.svc.Thumbnail(ctx, faultScope, s.fileID, &attach.ThumbnailOptions{Width: 64})
+				require.NoError(t, err)
+				require.NotNil(t, u)
+				s.oldURL = u.URL
+			},
+			check: func(t *testing.T, e *faultEnv, s *faultState) {
+				key, q := splitURL(t, s.oldURL)
+				c, err := e.svc.OpenSigned(ctx, key, q)
+				require.NoError(t, err)
+				defer c.Close()
+				img, _, err := image.Decode(c)
+				require.NoError(t, err)
+				assert.Equal(t, 64, max(img.Bounds().Dx(), img.Bounds().Dy()))
+			},
+		},
+		{
+			name: "janitor",
+			prepare: func(t *testing.T, e *faultEnv) *faultState {
+				e.clock.t = time.Now() // objects' modification times are real
+				keep := upload(t, e, faultBody(20_000, 11))
+				persist := false
+				tmp, err := e.svc.Put(ctx, faultScope, attach.PutRequest{FileName: "t.pdf", MIMEType: "application/pdf", Size: -1, Persist: &persist},
+					bytes.NewReader(faultBody(20_000, 12)))
+				require.NoError(t, err)
+				s := &faultState{fileID: keep.ID, body: faultBody(20_000, 11), oldURL: tmp.ID}
+				up, err := e.svc.RequestUpload(ctx, faultScope, attach.UploadRequest{FileName: "n.pdf", MIMEType: "application/pdf", Size: 20_000})
+				require.NoError(t, err)
+				s.up = up
+				w, err := e.storage.NewWriter(ctx, "ws-f/file_01900000-0000-7000-8000-00000000000f/v1/0123456789abcdef01234567", nil)
+				require.NoError(t, err)
+				_, err = w.Write([]byte("orphan"))
+				require.NoError(t, err)
+				require.NoError(t, w.Close())
+				e.clock.Advance(72 * time.Hour)
+				return s
+			},
+			run: func(ctx context.Context, e *faultEnv, s *faultState) error {
+				_, err := e.svc.Sweep(ctx)
+				return err
+			},
+			retry: func(t *testing.T, e *faultEnv, s *faultState) {
+				_, err := e.svc.Sweep(ctx)
+				require.NoError(t, err)
+			},
+			check: func(t *testing.T, e *faultEnv, s *faultState) {
+				current(t, e, s) // the persistent file is untouched
+				_, err := e.svc.File(ctx, faultScope, s.oldURL)
+				assert.Equal(t, attach.CodeNotFound, attach.CodeOf(err), "the temporary file is gone")
+				_, err = e.svc.File(ctx, faultScope, s.up.ID)
+				assert.Equal(t, attach.CodeNotFound, attach.CodeOf(err), "the never-confirmed file is gone")
+				var keys []string
+				require.NoError(t, e.storage.List(ctx, "", func(o driver.ObjectInfo) error { keys = append(keys, o.Key); return nil }))
+				assert.Len(t, keys, 1, "only the kept file's object remains: %v", keys)
+			},
+		},
 		{
 			name:    "presigned upload",
 			prepare: func(t *testing.T, e *faultEnv) *faultState { return &faultState{body: faultBody(70_000, 1)} },
@@ -395,6 +468,14 @@ func checkInvariants(t require.TestingT, e *faultEnv) {
 			return nil
 		}
 		assert.Equal(t, driver.StatusReady, f.Status, "file %s", f.ID)
+		for _, v := range fi.Versions {
+			ds, err := e.store.Derivatives(ctx, f.Workspace, f.ID, v.Version)
+			require.NoError(t, err)
+			for _, d := range ds {
+				_, err := e.storage.Attributes(ctx, d.StorageKey)
+				assert.NoError(t, err, "file %s v%d: derivative %s has no object", f.ID, v.Version, d.StorageKey)
+			}
+		}
 		v, ok := versions[f.Version]
 		if !assert.True(t, ok, "file %s is at version %d, which has no row", f.ID, f.Version) {
 			return nil

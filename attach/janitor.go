@@ -97,6 +97,23 @@ func (s *Service) sweepTickets(ctx context.Context, r *SweepReport, before time.
 			return wrap(err, "expired uploads")
 		}
 		for _, up := range ups {
+			// Bytes first, rows last: a step that fails leaves the ticket
+			// pending, so the next Sweep finds it and finishes. Nothing can
+			// write or confirm it any more (it is past expiry and grace).
+			if s.removeObject(ctx, up.StorageKey) {
+				r.Objects++
+			}
+			if up.BaseVersion == 0 {
+				dropped, err := s.dropContentless(ctx, &up)
+				if err != nil {
+					s.log.WarnContext(ctx, "attach: sweep: purging a contentless file failed; will retry", "file", up.FileID, "err", err)
+					continue
+				}
+				if dropped {
+					r.ExpiredTickets++
+					continue
+				}
+			}
 			err := s.store.ExpireUpload(ctx, up.Workspace, up.ID)
 			if errors.Is(err, driver.ErrPrecondition) || errors.Is(err, driver.ErrNotFound) {
 				continue // settled meanwhile, or swept by another replica
@@ -105,12 +122,6 @@ func (s *Service) sweepTickets(ctx context.Context, r *SweepReport, before time.
 				return wrap(err, "expire upload")
 			}
 			r.ExpiredTickets++
-			if s.removeObject(ctx, up.StorageKey) {
-				r.Objects++
-			}
-			if up.BaseVersion == 0 {
-				s.dropContentless(ctx, &up)
-			}
 		}
 		if len(ups) < sweepBatch {
 			return nil
@@ -119,19 +130,35 @@ func (s *Service) sweepTickets(ctx context.Context, r *SweepReport, before time.
 	return nil
 }
 
-// dropContentless removes the rows of a file whose only ticket expired
-// before it ever had content.
-func (s *Service) dropContentless(ctx context.Context, up *driver.UploadRecord) {
+// dropContentless removes the rows of a file (its tickets included) whose
+// latest ticket expired before the file ever had content, and reports
+// whether it did; false means the ticket alone is to expire.
+func (s *Service) dropContentless(ctx context.Context, up *driver.UploadRecord) (bool, error) {
 	f, err := s.store.File(ctx, up.Workspace, up.FileID)
-	if err != nil || f.Version != 0 {
-		return
+	if errors.Is(err, driver.ErrNotFound) {
+		f, err = s.store.DeletedFile(ctx, up.Workspace, up.FileID)
 	}
-	if latest, err := s.store.LatestUpload(ctx, up.Workspace, up.FileID); err != nil || latest.ID != up.ID {
-		return
+	if errors.Is(err, driver.ErrNotFound) {
+		return false, nil
 	}
-	if err := s.store.PurgeFile(ctx, up.Workspace, up.FileID); err != nil && !errors.Is(err, driver.ErrNotFound) {
-		s.log.WarnContext(ctx, "attach: sweep: purging a contentless file failed", "file", up.FileID, "err", err)
+	if err != nil {
+		return false, err
 	}
+	if f.Version != 0 {
+		return false, nil
+	}
+	latest, err := s.store.LatestUpload(ctx, up.Workspace, up.FileID)
+	if err != nil {
+		return false, err
+	}
+	if latest.ID != up.ID {
+		return false, nil
+	}
+	err = s.store.PurgeFile(ctx, up.Workspace, up.FileID)
+	if errors.Is(err, driver.ErrNotFound) {
+		return false, nil // another replica's Sweep took it
+	}
+	return err == nil, err
 }
 
 func (s *Service) sweepFiles(ctx context.Context, r *SweepReport, now time.Time) error {
@@ -164,10 +191,20 @@ func (s *Service) sweepFiles(ctx context.Context, r *SweepReport, now time.Time)
 	return nil
 }
 
-// sweepFile removes a file's objects, then its rows; it reports the
-// objects this call removed and whether it removed the rows. A failed
-// object removal leaves the rows (invisible) for the next Sweep.
+// sweepFile hides a file (an expired temporary one is still visible),
+// removes its objects, then its rows; it reports the objects this call
+// removed and whether it removed the rows. A step that fails leaves the
+// rows, invisible, for the next Sweep: no visible row ever points at
+// removed bytes.
 func (s *Service) sweepFile(ctx context.Context, f *driver.FileRecord) (int, bool, error) {
+	if f.DeletedAt.IsZero() {
+		// Marked as deleted when it expired, so a retention window does
+		// not keep it longer than its expiry said.
+		err := s.store.MarkDeleted(ctx, f.Workspace, f.ID, f.ExpiresAt)
+		if err != nil && !errors.Is(err, driver.ErrNotFound) {
+			return 0, false, wrap(err, "mark expired file deleted")
+		}
+	}
 	keys, err := s.store.FileKeys(ctx, f.Workspace, f.ID)
 	if errors.Is(err, driver.ErrNotFound) {
 		return 0, false, nil
