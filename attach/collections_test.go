@@ -225,8 +225,11 @@ func TestCollectionPolicy(t *testing.T) {
 	_, err = e.svc.Confirm(ctx, alice, up.ID)
 	requireOrgCode(t, err, attach.CodeInvalidFileType)
 
-	// Direct uploads meet the collection's policy at confirm.
+	// Direct uploads meet the collection's policy while streaming (its
+	// size limit) and at confirm (the detected type).
 	_, err = e.svc.Put(ctx, alice, attach.PutRequest{FileName: "d.pdf", Size: -1, CollectionID: col.ID}, bytes.NewReader(pdfBytes(300)))
+	requireOrgCode(t, err, attach.CodeFileTooLarge)
+	_, err = e.svc.Put(ctx, alice, attach.PutRequest{FileName: "d.txt", Size: -1, CollectionID: col.ID}, strings.NewReader("hello"))
 	requireOrgCode(t, err, attach.CodeInvalidFileType)
 
 	// Moving a file in: its content must fit.
@@ -352,4 +355,41 @@ func TestDeleteCollectionWithRetention(t *testing.T) {
 	back, err := e.svc.Undelete(ctx, alice, f.ID)
 	require.NoError(t, err)
 	assert.Nil(t, back.CollectionID, "restored outside the deleted collection")
+}
+
+// TestCollectionPolicyBeforeBytes: a collection's narrower policy refuses
+// at once what can be refused before any byte is stored, on every way in:
+// a version's presign, a direct upload and a direct new version (declared
+// type or size), and a stream of unknown length is cut at the
+// collection's limit, not the service's.
+func TestCollectionPolicyBeforeBytes(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	png := pngBytes(t, 8, 8)
+	limit := int64(len(png) + 10)
+	col := e.collection(t, alice, attach.CollectionRequest{Name: "small PNGs", AllowedTypes: []string{"image/png"}, MaxSize: limit})
+	f, err := e.svc.Put(ctx, alice, attach.PutRequest{FileName: "a.png", MIMEType: "image/png", Size: -1, CollectionID: col.ID}, bytes.NewReader(png))
+	require.NoError(t, err)
+
+	_, err = e.svc.RequestVersionUpload(ctx, alice, f.ID, attach.VersionUploadRequest{MIMEType: "image/png", Size: limit + 1})
+	requireOrgCode(t, err, attach.CodeFileTooLarge)
+	_, err = e.svc.RequestVersionUpload(ctx, alice, f.ID, attach.VersionUploadRequest{MIMEType: "application/pdf", Size: 10})
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
+	up, err := e.svc.RequestVersionUpload(ctx, alice, f.ID, attach.VersionUploadRequest{MIMEType: "image/png", Size: int64(len(png))})
+	require.NoError(t, err)
+	assert.Equal(t, limit, up.FileLimits.MaxSize)
+
+	big := bytes.NewReader(append(append([]byte{}, png...), make([]byte, 1<<20)...))
+	_, err = e.svc.Put(ctx, alice, attach.PutRequest{FileName: "b.png", MIMEType: "application/pdf", Size: -1, CollectionID: col.ID}, big)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
+	_, err = e.svc.Put(ctx, alice, attach.PutRequest{FileName: "b.png", MIMEType: "image/png", Size: limit + 1, CollectionID: col.ID}, big)
+	requireOrgCode(t, err, attach.CodeFileTooLarge)
+	_, err = e.svc.PutVersion(ctx, alice, f.ID, attach.VersionPutRequest{MIMEType: "application/pdf", Size: -1}, big)
+	requireOrgCode(t, err, attach.CodeInvalidFileType)
+
+	n := big.Len()
+	_, err = e.svc.PutVersion(ctx, alice, f.ID, attach.VersionPutRequest{MIMEType: "image/png", Size: -1}, big)
+	requireOrgCode(t, err, attach.CodeFileTooLarge)
+	assert.LessOrEqual(t, int64(n-big.Len()), limit+64<<10, "the stream was cut near the collection's limit, not the service's")
+	assert.Len(t, e.objects(t), 1, "only the first version's object is stored")
 }

@@ -107,7 +107,14 @@ func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Rea
 	if err != nil {
 		return nil, err
 	}
-	mimeType, maxSize, err := s.streamLimit(req.MIMEType, req.Size)
+	if _, err := cleanCollectionID(req.CollectionID); err != nil {
+		return nil, err
+	}
+	policy, err := s.collectionPolicy(ctx, scope, req.CollectionID)
+	if err != nil {
+		return nil, err
+	}
+	mimeType, maxSize, err := streamLimit(policy, req.MIMEType, req.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -121,16 +128,16 @@ func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Rea
 
 // streamLimit checks a streamed upload's declared type (optional) and size
 // (-1 when unknown) and returns the type and the size limit that apply.
-func (s *Service) streamLimit(declared string, size int64) (string, int64, error) {
-	maxSize := s.policy.Limits().MaxSize
+func streamLimit(p *Policy, declared string, size int64) (string, int64, error) {
+	maxSize := p.Limits().MaxSize
 	mimeType := ""
 	if declared != "" {
 		if mimeType = baseType(declared); mimeType == "" {
 			return "", 0, errorf(CodeInvalidRequest, "mimeType %q is not a valid media type", declared)
 		}
 		var ok bool
-		if maxSize, ok = s.policy.Allow(mimeType); !ok {
-			return "", 0, s.typeNotAllowed(mimeType)
+		if maxSize, ok = p.Allow(mimeType); !ok {
+			return "", 0, typeNotAllowedBy(p, mimeType)
 		}
 	}
 	switch {

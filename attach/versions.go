@@ -62,7 +62,11 @@ func (s *Service) RequestVersionUpload(ctx context.Context, scope Scope, id stri
 	if err != nil {
 		return nil, err
 	}
-	mimeType, maxSize, err := s.declaredUpload(req.MIMEType, req.Size)
+	policy, err := s.filePolicy(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	mimeType, maxSize, err := checkDeclared(policy, req.MIMEType, req.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +74,11 @@ func (s *Service) RequestVersionUpload(ctx context.Context, scope Scope, id stri
 	if err := s.createVersionTicket(ctx, f, up); err != nil {
 		return nil, err
 	}
-	return s.ticket(ctx, up)
+	t, err := s.ticket(ctx, up)
+	if t != nil {
+		t.FileLimits = policy.Limits()
+	}
+	return t, err
 }
 
 // VersionPutRequest describes a new version whose bytes flow through the
@@ -105,7 +113,11 @@ func (s *Service) PutVersion(ctx context.Context, scope Scope, id string, req Ve
 	if err != nil {
 		return nil, err
 	}
-	mimeType, maxSize, err := s.streamLimit(req.MIMEType, req.Size)
+	policy, err := s.filePolicy(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	mimeType, maxSize, err := streamLimit(policy, req.MIMEType, req.Size)
 	if err != nil {
 		return nil, err
 	}
