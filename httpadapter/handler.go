@@ -187,7 +187,13 @@ func (h *Handler) lifecycleRoutes(auth authed, public anon) {
 // one JSON value (white space around it aside), and all of it counts
 // against the bound.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, h.opts.MaxJSONBody)
+	return decodeJSONLimit(w, r, v, h.opts.MaxJSONBody)
+}
+
+// decodeJSONLimit is decodeJSON with its own bound, for routes whose
+// bodies may be larger (a record field's set of file ids).
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	var tooBig *http.MaxBytesError
 	if err := dec.Decode(v); err != nil {

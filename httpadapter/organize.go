@@ -3,9 +3,7 @@ package httpadapter
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -253,28 +251,4 @@ func (h *Handler) detach(w http.ResponseWriter, r *http.Request, scope attach.Sc
 func (h *Handler) fileAttachments(w http.ResponseWriter, r *http.Request, scope attach.Scope) error {
 	as, err := h.svc.FileAttachments(r.Context(), scope, r.PathValue("id"))
 	return reply(w, http.StatusOK, as, err)
-}
-
-// decodeJSONLimit is decodeJSON with its own bound.
-func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
-	var tooBig *http.MaxBytesError
-	if err := dec.Decode(v); err != nil {
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			return apiError(attach.CodePayloadTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
-		case errors.As(err, &typ):
-			return apiError(attach.CodeInvalidRequest, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type))
-		}
-		return apiError(attach.CodeInvalidRequest, "request body is not valid JSON")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if errors.As(err, &tooBig) {
-			return apiError(attach.CodePayloadTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
-		}
-		return apiError(attach.CodeInvalidRequest, "request body has data after the JSON value")
-	}
-	return nil
 }

@@ -253,26 +253,7 @@ func (s *Store) SettleFile(ctx context.Context, st *driver.FileSettle) (*driver.
 // FailUpload moves a pending ticket to rejected and a file without a
 // version to failed; see driver.JobStore.
 func (s *Store) FailUpload(ctx context.Context, workspace, uploadID, code, reason string, at time.Time) error {
-	op := "fail upload " + uploadID
-	if at.IsZero() {
-		return s.fail(ctx, op, invalid("upload %s: failure time not set", uploadID))
-	}
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE uploads SET status = ?, error_code = ?, error_reason = ?
-			WHERE id = ? AND workspace = ? AND status = ?`),
-			string(driver.UploadRejected), code, reason, uploadID, workspace, string(driver.UploadPending))
-		if err != nil {
-			return err
-		}
-		if err := s.changedOne(ctx, tx, res, workspace, uploadID); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE files SET status = ?, status_code = ?, status_reason = ?, updated_at = ?
-			WHERE workspace = ? AND version = 0 AND id = (SELECT file_id FROM uploads WHERE id = ? AND workspace = ?)`),
-			string(driver.StatusFailed), code, reason, micros(at), workspace, uploadID, workspace)
-		return err
-	})
-	return s.fail(ctx, op, err)
+	return s.endUpload(ctx, "fail upload "+uploadID, workspace, uploadID, code, reason, at, driver.StatusFailed)
 }
 
 // UpgradeDigest replaces a version's digest, and the file's when that

@@ -243,9 +243,15 @@ func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.Fil
 // reason and updated_at set to at. A ticket that is not pending returns an
 // error matching driver.ErrPrecondition, an unknown one driver.ErrNotFound.
 func (s *Store) RejectUpload(ctx context.Context, workspace, uploadID, code, reason string, at time.Time) error {
-	op := "reject upload " + uploadID
+	return s.endUpload(ctx, "reject upload "+uploadID, workspace, uploadID, code, reason, at, driver.StatusRejected)
+}
+
+// endUpload moves a pending ticket to rejected with a code and reason, and
+// a file still at version 0 to fileStatus with the same code and reason:
+// the change of RejectUpload and FailUpload.
+func (s *Store) endUpload(ctx context.Context, op, workspace, uploadID, code, reason string, at time.Time, fileStatus driver.FileStatus) error {
 	if at.IsZero() {
-		return s.fail(ctx, op, invalid("upload %s: rejection time not set", uploadID))
+		return s.fail(ctx, op, invalid("upload %s: time not set", uploadID))
 	}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE uploads SET status = ?, error_code = ?, error_reason = ?
@@ -259,7 +265,7 @@ func (s *Store) RejectUpload(ctx context.Context, workspace, uploadID, code, rea
 		}
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE files SET status = ?, status_code = ?, status_reason = ?, updated_at = ?
 			WHERE workspace = ? AND version = 0 AND id = (SELECT file_id FROM uploads WHERE id = ? AND workspace = ?)`),
-			string(driver.StatusRejected), code, reason, micros(at), workspace, uploadID, workspace)
+			string(fileStatus), code, reason, micros(at), workspace, uploadID, workspace)
 		return err
 	})
 	return s.fail(ctx, op, err)

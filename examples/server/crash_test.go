@@ -133,6 +133,24 @@ func waitReady(t *testing.T, c *child, id string) {
 	}
 }
 
+// ticket is the part of a presign answer the crash tests use.
+type ticket struct {
+	ID        string            `json:"id"`
+	UploadURL string            `json:"uploadUrl"`
+	Headers   map[string]string `json:"headers"`
+}
+
+// presign asks for an upload URL for a PDF of size bytes.
+func (c *child) presign(t *testing.T, size int) ticket {
+	t.Helper()
+	req, _ := json.Marshal(map[string]any{"fileName": "a.pdf", "mimeType": "application/pdf", "fileSize": size})
+	s, b := c.request(t, "POST", "/files/upload-url", bytes.NewReader(req), "application/json")
+	require.Equal(t, 201, s, "%s", b)
+	var tk ticket
+	require.NoError(t, json.Unmarshal(b, &tk))
+	return tk
+}
+
 type acked struct {
 	id, digest string
 	body       []byte
@@ -161,16 +179,8 @@ func TestCrashAfterAcknowledgement(t *testing.T) {
 		var f struct{ ID, Digest string }
 		switch i % 3 {
 		case 0: // presign, PUT, confirm
-			req, _ := json.Marshal(map[string]any{"fileName": "a.pdf", "mimeType": "application/pdf", "fileSize": len(body)})
-			s, b := c.request(t, "POST", "/files/upload-url", bytes.NewReader(req), "application/json")
-			require.Equal(t, 201, s, "%s", b)
-			var tk struct {
-				ID        string            `json:"id"`
-				UploadURL string            `json:"uploadUrl"`
-				Headers   map[string]string `json:"headers"`
-			}
-			require.NoError(t, json.Unmarshal(b, &tk))
-			s, b = c.request(t, "PUT", tk.UploadURL, bytes.NewReader(body), tk.Headers["Content-Type"])
+			tk := c.presign(t, len(body))
+			s, b := c.request(t, "PUT", tk.UploadURL, bytes.NewReader(body), tk.Headers["Content-Type"])
 			require.Less(t, s, 300, "%s", b)
 			s, b = c.request(t, "POST", "/files/"+tk.ID+"/confirm", nil, "")
 			require.Equal(t, 200, s, "%s", b)
@@ -231,15 +241,7 @@ func TestCrashDuringUpload(t *testing.T) {
 	c := startChild(t, bin, dir)
 	body := crashBody(99)
 
-	req, _ := json.Marshal(map[string]any{"fileName": "a.pdf", "mimeType": "application/pdf", "fileSize": len(body)})
-	s, b := c.request(t, "POST", "/files/upload-url", bytes.NewReader(req), "application/json")
-	require.Equal(t, 201, s, "%s", b)
-	var tk struct {
-		ID        string            `json:"id"`
-		UploadURL string            `json:"uploadUrl"`
-		Headers   map[string]string `json:"headers"`
-	}
-	require.NoError(t, json.Unmarshal(b, &tk))
+	tk := c.presign(t, len(body))
 
 	// Half the body, then the process dies mid-request.
 	pr, pw := io.Pipe()
@@ -285,7 +287,7 @@ func TestCrashDuringUpload(t *testing.T) {
 	require.Error(t, <-mdone, "the POST cannot have succeeded")
 
 	c = startChild(t, bin, dir)
-	s, b = c.request(t, "GET", "/files", nil, "")
+	s, b := c.request(t, "GET", "/files", nil, "")
 	require.Equal(t, 200, s, "%s", b)
 	assert.Contains(t, string(b), `"items":[]`, "no file was made of a killed upload")
 	s, b = c.request(t, "GET", "/files/"+tk.ID+"/status", nil, "")
