@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -78,12 +77,13 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 		rd = &sourceReader{r: io.NewSectionReader(src, 0, size)}
 		img, err = decodeJPEGDC(bufio.NewReaderSize(rd, 64<<10), r.opts.MaxPixels)
 		switch {
-		case errors.Is(err, errJPEGUnsupported):
-			img = nil // decoded in full below
-		case err != nil:
-			return rd.classify(mimeType, err)
-		case img.Bounds() != eighth(full):
-			return fmt.Errorf("%w: preview: JPEG frame differs from its header", driver.ErrInvalidArgument)
+		case rd.err != nil:
+			return rd.err // the source failed, not the decoder
+		case err != nil || img.Bounds() != eighth(full):
+			// The 1/8 decoder is an optimisation: what it does not
+			// handle or rejects (errJPEGUnsupported, or stricter checks
+			// than image/jpeg's) is decoded in full below.
+			img = nil
 		}
 	}
 	if img == nil {

@@ -172,23 +172,28 @@ func (b *bitReader) bits(s uint) uint32 {
 	return v
 }
 
-// restart consumes a restart marker at the end of an interval.
+// restart consumes a restart marker at the end of an interval. When fill
+// has not reached the marker yet (the interval's data was all buffered),
+// it reads on to the marker, past fill bytes and any leftover data.
 func (b *bitReader) restart() error {
 	b.acc, b.n = 0, 0
-	if b.marker == 0 && b.err == nil {
-		for { // the rest of the interval's last byte was padding
-			c, err := b.r.ReadByte()
-			if err != nil {
+	for b.marker == 0 && b.err == nil {
+		c, err := b.r.ReadByte()
+		if err != nil {
+			b.err = err
+			break
+		}
+		if c != 0xff {
+			continue // leftover data before the marker
+		}
+		for c == 0xff { // fill bytes before a marker
+			if c, err = b.r.ReadByte(); err != nil {
 				b.err = err
 				break
 			}
-			if c != 0xff {
-				continue
-			}
-			b.next() // sets marker, or returns a stuffed 0xFF
-			if b.marker != 0 {
-				break
-			}
+		}
+		if err == nil && c != 0x00 { // 0xFF00 is stuffed data
+			b.marker = c
 		}
 	}
 	if b.marker < mRST0 || b.marker > mRST7 {

@@ -217,3 +217,123 @@ func FuzzJPEGDC(f *testing.F) {
 		}
 	})
 }
+
+// restartJPEG returns an 8n×8 grayscale baseline JPEG, one block per DC
+// value in dcs (each 64 ≤ |dc| ≤ 127), with a restart marker after every
+// block. Its Huffman tables make each interval's data exactly eight bytes
+// whose last code and bits take 25 bits, decoded with 32 bits buffered: the
+// bit reader has read the whole interval but not the marker after it when
+// the interval ends, so restart reads the marker itself.
+func restartJPEG(t testing.TB, dcs ...int) []byte {
+	t.Helper()
+	seg := func(b *bytes.Buffer, marker byte, payload ...byte) {
+		b.Write([]byte{0xff, marker, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)})
+		b.Write(payload)
+	}
+	var b bytes.Buffer
+	b.Write([]byte{0xff, mSOI})
+	dqt := make([]byte, 65)
+	for i := range dqt {
+		dqt[i] = 1
+	}
+	dqt[0], dqt[1] = 0, 4 // table 0; DC quantiser 4
+	seg(&b, mDQT, dqt...)
+	w := 8 * len(dcs)
+	seg(&b, mSOF0, 8, 0, 8, byte(w>>8), byte(w), 1, 1, 0x11, 0)
+	seg(&b, mDRI, 0, 1)
+	// DC: twelve 4-bit codes, for sizes 0..11.
+	dht := []byte{0x00, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	seg(&b, mDHT, append(dht, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)...)
+	// AC: one code of each length 1..16, the code of length l being l-1
+	// ones and a zero; ZRL has length 7 and (run 14, size 9) length 16.
+	dht = []byte{0x10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+	seg(&b, mDHT, append(dht, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0xf0, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0xe9)...)
+	seg(&b, mSOS, 1, 1, 0x00, 0, 63, 0)
+	for i, dc := range dcs {
+		require.True(t, 64 <= abs(dc) && abs(dc) <= 127)
+		var acc uint64
+		var n uint
+		put := func(v uint64, bits uint) { acc, n = acc<<bits|v&(1<<bits-1), n+bits }
+		put(7, 4) // DC size 7
+		if dc < 0 {
+			dc += 127
+		}
+		put(uint64(dc), 7)
+		for range 3 {
+			put(0x7e, 7) // ZRL: coefficients 1..48 are zero
+		}
+		put(0xfffe, 16) // run 14, size 9: coefficient 63
+		put(256, 9)     // is 256
+		put(0x7f, 7)    // padding to the byte boundary
+		require.Equal(t, uint(64), n)
+		for k := 56; k >= 0; k -= 8 {
+			c := byte(acc >> k)
+			b.WriteByte(c)
+			if c == 0xff {
+				b.WriteByte(0) // stuffed
+			}
+		}
+		if i < len(dcs)-1 {
+			b.Write([]byte{0xff, mRST0 + byte(i%8)})
+		}
+	}
+	b.Write([]byte{0xff, mEOI})
+	return b.Bytes()
+}
+
+func TestJPEGDCRestartAfterWholeInterval(t *testing.T) {
+	dcs := []int{100, -90, 70, -120, 127, -64, 80, -100, 90, 110}
+	data := restartJPEG(t, dcs...)
+	full, err := jpeg.Decode(bytes.NewReader(data))
+	require.NoError(t, err, "a valid JPEG")
+	got, err := decodeJPEGDC(bufio.NewReader(bytes.NewReader(data)), 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, eighth(full.Bounds()), got.Bounds())
+	want := blockMeans(full)
+	for i, dc := range dcs {
+		g := got.(*image.Gray).GrayAt(i, 0).Y
+		assert.Equal(t, dcSample(int32(dc), 4), g, "block %d", i)
+		assert.InDelta(t, int(want.RGBAAt(i, 0).R), int(g), 2, "block %d against the full decode", i)
+	}
+
+	// Through Preview, at 1/8 scale.
+	spec := driver.PreviewSpec{Width: len(dcs), Height: 1, Fit: driver.FitContain, Format: "image/png"}
+	require.True(t, eighthScaleSuffices(full.Bounds(), 1, spec))
+	img, err := preview(t, New(nil), data, "image/jpeg", spec)
+	require.NoError(t, err)
+	assert.Equal(t, image.Pt(len(dcs), 1), img.Bounds().Size())
+}
+
+func TestBitReaderRestart(t *testing.T) {
+	for _, in := range [][]byte{
+		{0xff, 0xd0, 0x12, 0x34, 0x56},
+		{0xff, 0xff, 0xff, 0xd3, 0x12, 0x34, 0x56},       // fill bytes before the marker
+		{0xab, 0xff, 0x00, 0xff, 0xd7, 0x12, 0x34, 0x56}, // padding and stuffed data before it
+	} {
+		br := &bitReader{r: bytes.NewReader(in)}
+		require.NoError(t, br.restart(), "% x", in)
+		assert.Equal(t, uint32(0x123456), br.bits(16)<<8|br.bits(8), "% x", in)
+	}
+	br := &bitReader{r: bytes.NewReader([]byte{0xff, 0xd9})}
+	assert.ErrorIs(t, br.restart(), errJPEGCorrupt, "EOI is not a restart marker")
+}
+
+// TestPreviewEighthScaleFallsBack checks that a JPEG the 1/8 decoder
+// rejects, but image/jpeg decodes, is previewed from the full decode.
+func TestPreviewEighthScaleFallsBack(t *testing.T) {
+	data := encodeJPEG(t, quadrants(640, 480))
+	// A stray byte between segments: libjpeg warns and image/jpeg skips it.
+	data = append([]byte{0xff, mSOI, 0x00}, data[2:]...)
+	_, err := decodeJPEGDC(bufio.NewReader(bytes.NewReader(data)), 1<<30)
+	require.ErrorIs(t, err, errJPEGCorrupt)
+	_, err = jpeg.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+
+	spec := driver.PreviewSpec{Width: 64, Height: 64, Fit: driver.FitContain}
+	require.True(t, eighthScaleSuffices(image.Rect(0, 0, 640, 480), 1, spec))
+	img, err := preview(t, New(nil), data, "image/jpeg", spec)
+	require.NoError(t, err)
+	assert.Equal(t, image.Pt(64, 48), img.Bounds().Size())
+	assert.True(t, near(at(img, 0.25, 0.25), red, 24))
+	assert.True(t, near(at(img, 0.75, 0.75), white, 24))
+}
