@@ -50,7 +50,11 @@
 // all callers, so memory stays bounded however many previews are asked for
 // concurrently. Truncated or malformed sources give errors matching
 // driver.ErrInvalidArgument; a decoder panic is recovered and reported the
-// same way. Read errors of the source itself are returned as they are.
+// same way (a panic of the 1/8 JPEG decoder falls back to the full decode).
+// A panic anywhere else is a bug of the Renderer: it is recovered and
+// returned as an internal error, matching neither driver.ErrInvalidArgument
+// nor driver.ErrNoPreview. Read errors of the source itself are returned as
+// they are.
 //
 // # External tools
 //

@@ -54,13 +54,14 @@ func (r *Renderer) renderImage(ctx context.Context, src io.ReaderAt, size int64,
 // renderDecoded decodes an image of an in-process type, bounded by
 // MaxPixels, and writes its preview to w.
 func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int64, mimeType string, orientation int, spec driver.PreviewSpec, w io.Writer) error {
-	c, ok := codecFor(mimeType)
+	c, ok := r.codecs(mimeType)
 	if !ok {
 		return fmt.Errorf("%w: preview: %q is not rendered", driver.ErrNoPreview, mimeType)
 	}
 
 	rd := &sourceReader{r: io.NewSectionReader(src, 0, size)}
-	cfg, err := c.config(rd)
+	var cfg image.Config
+	err := decoding(func() (err error) { cfg, err = c.config(rd); return err })
 	if err != nil {
 		return rd.classify(mimeType, err)
 	}
@@ -75,7 +76,10 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 	var img image.Image
 	if mimeType == "image/jpeg" && eighthScaleSuffices(full, orientation, spec) {
 		rd = &sourceReader{r: io.NewSectionReader(src, 0, size)}
-		img, err = decodeJPEGDC(bufio.NewReaderSize(rd, 64<<10), r.opts.MaxPixels)
+		err = decoding(func() (err error) {
+			img, err = r.decodeEighth(bufio.NewReaderSize(rd, 64<<10), r.opts.MaxPixels)
+			return err
+		})
 		switch {
 		case rd.err != nil:
 			return rd.err // the source failed, not the decoder
@@ -88,7 +92,7 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 	}
 	if img == nil {
 		rd = &sourceReader{r: io.NewSectionReader(src, 0, size)}
-		img, err = c.decode(rd)
+		err = decoding(func() (err error) { img, err = c.decode(rd); return err })
 		if err != nil {
 			return rd.classify(mimeType, err)
 		}
@@ -110,6 +114,19 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 	}
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// decoding runs a decoder and turns its panic into an error: the standard
+// library's and golang.org/x/image's decoders have panicked on hostile
+// input, which is the input's fault (classify makes it
+// driver.ErrInvalidArgument), unlike a panic anywhere else (see safely).
+func decoding(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decoder panicked: %v", p)
+		}
+	}()
+	return fn()
 }
 
 // checkPixels applies MaxPixels to an image's header dimensions.

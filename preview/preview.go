@@ -3,6 +3,7 @@ package preview
 import (
 	"context"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -79,6 +80,10 @@ type Renderer struct {
 	pdftoppm string // resolved path, or "" when PDFs are not rendered
 	ffmpeg   string // resolved path, or "" when videos are not rendered
 	render   map[string]renderFunc
+
+	// Decoders, replaced by tests: codecFor and decodeJPEGDC.
+	codecs       func(mimeType string) (codec, bool)
+	decodeEighth func(r io.Reader, maxPixels int64) (image.Image, error)
 }
 
 var _ driver.Previewer = (*Renderer)(nil)
@@ -125,7 +130,8 @@ func New(opts *Options) *Renderer {
 		o.TempDir = abs // a relative path could start with "-" and read as an option
 	}
 
-	r := &Renderer{opts: o, sem: make(chan struct{}, o.MaxConcurrent), render: map[string]renderFunc{}}
+	r := &Renderer{opts: o, sem: make(chan struct{}, o.MaxConcurrent), render: map[string]renderFunc{},
+		codecs: codecFor, decodeEighth: decodeJPEGDC}
 	for _, t := range imageTypes {
 		r.render[t] = r.renderImage
 	}
@@ -186,7 +192,8 @@ func (r *Renderer) Accepts(mimeType string) bool {
 // Fit or Format, and a truncated or malformed source give an error matching
 // driver.ErrInvalidArgument. An empty Fit means FitCover and an empty Format
 // "image/jpeg". Context errors and read errors of src are returned as they
-// are.
+// are. A panic is recovered: in a decoder it is a malformed source, anywhere
+// else an internal error matching neither sentinel.
 func (r *Renderer) Preview(ctx context.Context, src io.ReaderAt, size int64, mimeType string, spec driver.PreviewSpec, w io.Writer) error {
 	mt := normalizeType(mimeType)
 	fn, ok := r.render[mt]
@@ -212,12 +219,14 @@ func (r *Renderer) Preview(ctx context.Context, src io.ReaderAt, size int64, mim
 	return safely(mt, func() error { return fn(ctx, src, size, mt, spec, w) })
 }
 
-// safely runs fn and turns a panic into an error: a decoder that panics
-// has met input it does not understand.
+// safely runs fn and turns a panic into an error. Decoders recover their
+// own panics (see decoding), so a panic that reaches safely is a bug of the
+// Renderer, not a fault of the input: its error matches neither
+// driver.ErrInvalidArgument nor driver.ErrNoPreview.
 func safely(mimeType string, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: preview: rendering %s panicked: %v", driver.ErrInvalidArgument, mimeType, p)
+			err = fmt.Errorf("preview: rendering %s panicked: %v", mimeType, p)
 		}
 	}()
 	return fn()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/png"
 	"io"
 	"runtime"
 	"sync"
@@ -271,24 +272,83 @@ func TestPreviewContext(t *testing.T) {
 	})
 }
 
-func TestPanickingThumbnailerIsRecovered(t *testing.T) {
+// panicImage is an image whose pixels cannot be read: a stand-in for a bug
+// in the scaler, which reads them after decoding.
+type panicImage struct{ r image.Rectangle }
+
+func (panicImage) ColorModel() color.Model   { return color.RGBAModel }
+func (p panicImage) Bounds() image.Rectangle { return p.r }
+func (panicImage) At(x, y int) color.Color   { panic("scaler bug") }
+
+// TestPanicsAreClassified checks that a panic while decoding the source
+// is the source's fault (ErrInvalidArgument) and any other panic an
+// internal error, and that both release the concurrency slot.
+func TestPanicsAreClassified(t *testing.T) {
 	t.Parallel()
-	r := New(&Options{MaxConcurrent: 1})
-	r.render["image/png"] = func(context.Context, io.ReaderAt, int64, string, driver.PreviewSpec, io.Writer) error {
-		var m map[string]int
-		m["boom"]++ // a decoder bug
-		return nil
-	}
-	data := encodePNG(t, quadrants(8, 8))
+	data := encodePNG(t, quadrants(80, 80))
 	spec := driver.PreviewSpec{Width: 64, Height: 64}
-	for range 2 { // the second call proves the slot was released
-		err := r.Preview(context.Background(), bytes.NewReader(data), int64(len(data)), "image/png", spec, io.Discard)
-		require.ErrorIs(t, err, driver.ErrInvalidArgument)
-		assert.ErrorContains(t, err, "panicked")
+	pngDecode := func(r io.Reader) (image.Image, error) {
+		cfg, err := png.DecodeConfig(r)
+		return panicImage{image.Rect(0, 0, cfg.Width, cfg.Height)}, err
 	}
-	img, err := preview(t, r, encodeJPEG(t, quadrants(64, 64)), "image/jpeg", spec)
+	panicking := func(io.Reader) (image.Config, error) { panic("index out of range") }
+	tests := []struct {
+		name     string
+		codec    codec
+		render   renderFunc
+		badInput bool
+	}{
+		{name: "in DecodeConfig", codec: codec{config: panicking, decode: png.Decode}, badInput: true},
+		{name: "in Decode", codec: codec{config: png.DecodeConfig, decode: func(io.Reader) (image.Image, error) { panic("hostile input") }}, badInput: true},
+		{name: "in the scaler", codec: codec{config: png.DecodeConfig, decode: pngDecode}},
+		{name: "in a thumbnailer", render: func(context.Context, io.ReaderAt, int64, string, driver.PreviewSpec, io.Writer) error {
+			var m map[string]int
+			m["boom"]++
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New(&Options{MaxConcurrent: 1, DisableTools: true})
+			if tt.render != nil {
+				r.render["image/png"] = tt.render
+			} else {
+				r.codecs = func(mimeType string) (codec, bool) {
+					if mimeType == "image/png" {
+						return tt.codec, true
+					}
+					return codecFor(mimeType)
+				}
+			}
+			for range 2 { // the second call proves the slot was released
+				err := r.Preview(context.Background(), bytes.NewReader(data), int64(len(data)), "image/png", spec, io.Discard)
+				require.Error(t, err)
+				assert.ErrorContains(t, err, "panic")
+				assert.NotErrorIs(t, err, driver.ErrNoPreview)
+				if tt.badInput {
+					assert.ErrorIs(t, err, driver.ErrInvalidArgument, "a decoder panic is the input's fault")
+				} else {
+					assert.NotErrorIs(t, err, driver.ErrInvalidArgument, "a bug is not the client's fault")
+				}
+			}
+			img, err := preview(t, r, encodeJPEG(t, quadrants(64, 64)), "image/jpeg", spec)
+			require.NoError(t, err)
+			assert.Equal(t, 64, img.Bounds().Dx())
+		})
+	}
+}
+
+// TestEighthScalePanicFallsBack checks that a panic in the 1/8 JPEG
+// decoder, which is an optimisation, falls back to the full decode.
+func TestEighthScalePanicFallsBack(t *testing.T) {
+	t.Parallel()
+	r := New(&Options{DisableTools: true})
+	r.decodeEighth = func(io.Reader, int64) (image.Image, error) { panic("1/8 decoder bug") }
+	spec := driver.PreviewSpec{Width: 64, Height: 64, Fit: driver.FitContain}
+	img, err := preview(t, r, encodeJPEG(t, quadrants(640, 480)), "image/jpeg", spec)
 	require.NoError(t, err)
-	assert.Equal(t, 64, img.Bounds().Dx())
+	assert.Equal(t, image.Pt(64, 48), img.Bounds().Size())
+	assert.True(t, near(at(img, 0.25, 0.25), red, 24))
 }
 
 func TestConcurrentPreviewsKeepMemoryBounded(t *testing.T) {
@@ -417,9 +477,9 @@ func TestPlan(t *testing.T) {
 }
 
 // FuzzPreviewImage feeds arbitrary bytes to the image decoders and the
-// scaler under every image type: no panic escapes (decoder panics are
-// recovered, but must not come from our own code either), and every error
-// is classified.
+// scaler under every image type: no panic escapes (renderImage recovers
+// the decoders' panics; one of our own code fails the fuzzer), and every
+// error is classified.
 func FuzzPreviewImage(f *testing.F) {
 	f.Add(encodeJPEG(f, quadrants(16, 8)), uint8(0))
 	f.Add(withOrientation(encodeJPEG(f, quadrants(8, 16)), 6, binary.BigEndian), uint8(0))
@@ -431,7 +491,7 @@ func FuzzPreviewImage(f *testing.F) {
 	spec := driver.PreviewSpec{Width: 7, Height: 5, Fit: driver.FitCover}
 	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
 		mt := imageTypes[int(kind)%len(imageTypes)]
-		var out bytes.Buffer // renderImage, not Preview: no recover, a panic fails the fuzzer
+		var out bytes.Buffer // renderImage, not Preview: a panic outside the decoders fails the fuzzer
 		err := r.renderImage(context.Background(), bytes.NewReader(data), int64(len(data)), mt, spec, &out)
 		if err != nil {
 			if !errors.Is(err, driver.ErrInvalidArgument) && !errors.Is(err, driver.ErrNoPreview) {
