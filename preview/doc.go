@@ -45,7 +45,9 @@
 // so a small file that claims to be 20000×20000 pixels costs nothing; it
 // gets an error matching driver.ErrNoPreview. Decoding memory is about 1.5
 // to 4 bytes a pixel (more for progressive JPEGs; a JPEG decoded at 1/8
-// scale needs 1/64 of that), and Options.MaxConcurrent
+// scale needs 1/64 of that); images that decode to more (16-bit PNGs, 8
+// bytes a pixel) are capped at proportionally fewer pixels, so a decoded
+// image stays within 4 × MaxPixels bytes. Options.MaxConcurrent
 // bounds how many decodes and external tool runs happen at once across
 // all callers, so memory stays bounded however many previews are asked for
 // concurrently. Truncated or malformed sources give errors matching

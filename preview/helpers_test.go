@@ -168,15 +168,19 @@ func pngChunk(b *bytes.Buffer, typ string, data []byte) {
 	binary.Write(b, binary.BigEndian, crc.Sum32())
 }
 
-// pngFlood returns a PNG whose header claims w×h RGB pixels, followed by a
-// tiny IDAT (a zlib stream of one empty stored block) and IEND: a pixel
-// flood of a few dozen bytes.
-func pngFlood(w, h uint32) []byte {
+// pngFlood returns a PNG whose header claims w×h 8-bit RGB pixels,
+// followed by a tiny IDAT (a zlib stream of one empty stored block) and
+// IEND: a pixel flood of a few dozen bytes.
+func pngFlood(w, h uint32) []byte { return pngFloodOf(w, h, 8, 2) }
+
+// pngFloodOf is pngFlood with the given bit depth and colour type (0 gray,
+// 2 RGB, 4 gray and alpha, 6 RGBA).
+func pngFloodOf(w, h uint32, depth, colorType byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 2, 0, 0, 0) // 8-bit RGB, deflate, no filter method, no interlace
+	ihdr = append(ihdr, depth, colorType, 0, 0, 0) // deflate, no filter method, no interlace
 	pngChunk(&b, "IHDR", ihdr)
 	pngChunk(&b, "IDAT", []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01})
 	pngChunk(&b, "IEND", nil)

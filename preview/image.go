@@ -65,7 +65,7 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 	if err != nil {
 		return rd.classify(mimeType, err)
 	}
-	if err := r.checkPixels(mimeType, cfg.Width, cfg.Height); err != nil {
+	if err := r.checkPixels(mimeType, cfg.Width, cfg.Height, cfg.ColorModel); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -97,7 +97,7 @@ func (r *Renderer) renderDecoded(ctx context.Context, src io.ReaderAt, size int6
 			return rd.classify(mimeType, err)
 		}
 		b := img.Bounds()
-		if err := r.checkPixels(mimeType, b.Dx(), b.Dy()); err != nil {
+		if err := r.checkPixels(mimeType, b.Dx(), b.Dy(), img.ColorModel()); err != nil {
 			return err // decoders keep to their header, but do not rely on it
 		}
 		full = b
@@ -129,16 +129,44 @@ func decoding(fn func() error) (err error) {
 	return fn()
 }
 
-// checkPixels applies MaxPixels to an image's header dimensions.
-func (r *Renderer) checkPixels(mimeType string, w, h int) error {
+// budgetBytesPerPixel is the decoded size of a pixel MaxPixels allows
+// for: a decoded image takes at most MaxPixels × budgetBytesPerPixel bytes.
+const budgetBytesPerPixel = 4
+
+// checkPixels applies MaxPixels to an image's header dimensions and colour
+// model: images of more than budgetBytesPerPixel bytes a pixel (16-bit
+// PNGs) are capped at proportionally fewer pixels.
+func (r *Renderer) checkPixels(mimeType string, w, h int, m color.Model) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("%w: preview: %s has no pixels (%d×%d)", driver.ErrInvalidArgument, mimeType, w, h)
 	}
-	if int64(w) > r.opts.MaxPixels || int64(w)*int64(h) > r.opts.MaxPixels {
-		return fmt.Errorf("%w: preview: %s of %d×%d pixels exceeds the limit of %d pixels",
-			driver.ErrNoPreview, mimeType, w, h, r.opts.MaxPixels)
+	limit, bpp := r.opts.MaxPixels, bytesPerPixel(m)
+	if bpp > budgetBytesPerPixel {
+		limit = limit / bpp * budgetBytesPerPixel
+	}
+	if int64(w) > limit || int64(w)*int64(h) > limit {
+		return fmt.Errorf("%w: preview: %s of %d×%d pixels (%d bytes a pixel) exceeds the limit of %d pixels",
+			driver.ErrNoPreview, mimeType, w, h, bpp, limit)
 	}
 	return nil
+}
+
+// bytesPerPixel is the size of a pixel of an image of colour model m as
+// decoded: 8 for 16-bit colour, 4 for 8-bit colour (and YCbCr and CMYK, at
+// most), less for gray and palette images.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4
 }
 
 // sourceReader remembers a read error of the source itself, so that a

@@ -22,7 +22,10 @@ type Options struct {
 	// MaxPixels caps width × height of a source image, and of a page or
 	// frame an external tool renders. It is checked from the image header
 	// before decoding; larger images get an error matching
-	// driver.ErrNoPreview. Default 50_000_000.
+	// driver.ErrNoPreview. It also budgets 4 bytes a decoded pixel:
+	// images that decode to more (16-bit PNGs, 8 bytes a pixel) are capped
+	// at proportionally fewer pixels, so a decoded image takes at most
+	// 4 × MaxPixels bytes. Default 50_000_000.
 	MaxPixels int64
 	// MaxDimension caps the width and height a PreviewSpec may ask for;
 	// larger specs are refused with driver.ErrInvalidArgument. Default 4096.

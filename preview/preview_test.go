@@ -192,6 +192,56 @@ func TestPixelFloodFailsFastWithBoundedMemory(t *testing.T) {
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20), "bytes allocated while refusing the flood")
 }
 
+// TestPixelCapCountsBytesPerPixel checks that images decoding to more
+// than 4 bytes a pixel (16-bit PNGs: 8) get a proportionally lower pixel
+// cap, refused from the header like any pixel flood.
+func TestPixelCapCountsBytesPerPixel(t *testing.T) {
+	t.Run("default cap", func(t *testing.T) {
+		data := pngFloodOf(6000, 5000, 16, 2) // 30 megapixels of RGBA64: 240 MB decoded
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := New(nil).Preview(context.Background(), bytes.NewReader(data), int64(len(data)), "image/png",
+			driver.PreviewSpec{Width: 256, Height: 256}, io.Discard)
+		runtime.ReadMemStats(&after)
+		require.ErrorIs(t, err, driver.ErrNoPreview)
+		assert.ErrorContains(t, err, "6000×5000")
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20), "bytes allocated while refusing the image")
+	})
+
+	t.Run("at the cap", func(t *testing.T) {
+		t.Parallel()
+		r := New(&Options{MaxPixels: 10_000, DisableTools: true}) // a budget of 40000 bytes
+		spec := driver.PreviewSpec{Width: 64, Height: 64}
+		rgba64 := func(w, h int) []byte {
+			img := image.NewNRGBA64(image.Rect(0, 0, w, h))
+			for i := range img.Pix {
+				img.Pix[i] = byte(i * 7)
+			}
+			return encodePNG(t, img)
+		}
+		gray16 := func(w, h int) []byte { return encodePNG(t, image.NewGray16(image.Rect(0, 0, w, h))) }
+		for _, tt := range []struct {
+			name string
+			data []byte
+			want error
+		}{
+			{"16-bit RGBA, 8000 pixels", rgba64(100, 80), driver.ErrNoPreview},
+			{"16-bit RGBA, 5000 pixels", rgba64(100, 50), nil},
+			{"16-bit RGB flood", pngFloodOf(100, 51, 16, 2), driver.ErrNoPreview},
+			{"16-bit gray and alpha flood", pngFloodOf(100, 51, 16, 4), driver.ErrNoPreview},
+			{"16-bit gray, 8000 pixels", gray16(100, 80), nil},
+			{"8-bit RGBA, 8000 pixels", encodePNG(t, photo(100, 80)), nil},
+		} {
+			_, err := preview(t, r, tt.data, "image/png", spec)
+			if tt.want == nil {
+				assert.NoError(t, err, tt.name)
+			} else {
+				assert.ErrorIs(t, err, tt.want, tt.name)
+			}
+		}
+	})
+}
+
 func TestPreviewLimitsAreOptions(t *testing.T) {
 	t.Parallel()
 	data := encodePNG(t, quadrants(200, 100)) // 20000 pixels
