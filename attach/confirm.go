@@ -88,8 +88,12 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 		return nil, s.reject(ctx, scope, up, e)
 	}
 	v.Source = string(src)
-	c := &driver.Commit{Workspace: scope.Workspace, UploadID: up.ID, Version: *v, Status: StatusReady, At: s.now(),
-		Jobs: s.processJobs(scope.Workspace, up.FileID, up.Version)}
+	// Verification may take minutes: the commit itself re-checks that the
+	// ticket is still within its grace, so that it never commits bytes a
+	// janitor may have swept meanwhile.
+	at := s.now()
+	c := &driver.Commit{Workspace: scope.Workspace, UploadID: up.ID, Version: *v, Status: StatusReady, At: at,
+		TicketExpiresAfter: at.Add(-s.opts.ConfirmGrace), Jobs: s.processJobs(scope.Workspace, up.FileID, up.Version)}
 	if len(c.Jobs) > 0 { // scanning or processors: a Worker settles the file
 		c.Status = StatusProcessing
 	}
@@ -126,6 +130,9 @@ func (s *Service) settled(ctx context.Context, scope Scope, up *driver.UploadRec
 	case driver.UploadPending:
 		if f.Version != up.BaseVersion {
 			return nil, s.supersede(ctx, scope, up, f.Version)
+		}
+		if !cur.ExpiresAt.IsZero() && !cur.ExpiresAt.After(s.now().Add(-s.opts.ConfirmGrace)) { // expired while verified
+			return nil, errorf(CodeExpired, "the upload ticket expired at %s", cur.ExpiresAt.Format(time.RFC3339))
 		}
 	}
 	return nil, errorf(CodeConflict, "the upload changed state concurrently; retry")

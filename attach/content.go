@@ -17,7 +17,9 @@ import (
 
 // DownloadOptions control DownloadURL and Open.
 type DownloadOptions struct {
-	// Version picks a version; 0 means the current one.
+	// Version picks a version; 0 means the current one. A version that
+	// is not ready (rejected or failed by the scanner or processing, or
+	// superseded while processing) is CodeConflict.
 	Version int
 	// Inline asks for Content-Disposition: inline. It is honoured only for
 	// types safe to render (raster images, video, audio, PDF).
@@ -50,7 +52,9 @@ func (s *Service) DownloadURL(ctx context.Context, scope Scope, id string, opts 
 	return &SignedURL{URL: u, ExpiresAt: exp}, nil
 }
 
-// readable loads a file the scope may view, and the version to serve.
+// readable loads a file the scope may view, and the version to serve: the
+// file must be ready, and so must the version (see servable), else
+// CodeConflict.
 func (s *Service) readable(ctx context.Context, scope Scope, id string, version int) (*driver.FileRecord, *driver.VersionRecord, error) {
 	f, err := s.fileRecord(ctx, scope, id, rightView)
 	if err != nil {
@@ -72,7 +76,23 @@ func (s *Service) readable(ctx context.Context, scope Scope, id string, version 
 	if err != nil {
 		return nil, nil, wrap(err, "load version")
 	}
+	if err := servable(v); err != nil {
+		return nil, nil, err
+	}
 	return f, v, nil
+}
+
+// servable refuses a version whose own verdict is not ready: one the
+// scanner or processing rejected or failed, or one superseded while it
+// was processing (never settled), even while a later version is ready.
+func servable(v *driver.VersionRecord) error {
+	switch v.Status {
+	case StatusReady:
+		return nil
+	case StatusProcessing:
+		return errorf(CodeConflict, "version %d was never processed and cannot be downloaded", v.Version)
+	}
+	return errorf(CodeConflict, "version %d is %s and cannot be downloaded", v.Version, v.Status)
 }
 
 func (s *Service) libraryURL(c signedurl.Claims) string {
@@ -206,7 +226,8 @@ func (s *Service) content(ctx context.Context, f *driver.FileRecord, v *driver.V
 // OpenSigned serves a library-signed GET URL: key is the URL's path below
 // BaseURL (unescaped) and q its query. A tampered URL is CodeForbidden, an
 // expired one CodeExpired; a deleted file or version is CodeNotFound even
-// while the URL is otherwise valid.
+// while the URL is otherwise valid, and a version that is not ready (see
+// readable) CodeConflict.
 func (s *Service) OpenSigned(ctx context.Context, key string, q url.Values) (*Content, error) {
 	c, err := s.verifyURL("GET", key, q)
 	if err != nil {
@@ -223,6 +244,9 @@ func (s *Service) OpenSigned(ctx context.Context, key string, q url.Values) (*Co
 	}
 	if f.Status != StatusReady || expired(f, s.now()) {
 		return nil, errorf(CodeNotFound, "not found")
+	}
+	if err := servable(v); err != nil {
+		return nil, err
 	}
 	if v.StorageKey != key {
 		return s.openDerivative(ctx, f, v, key, c.Disposition) // a thumbnail of the version, or not found

@@ -48,7 +48,8 @@ type ThumbnailOptions struct {
 	Width, Height int
 	// Fit is FitCover (the default when empty) or FitContain.
 	Fit Fit
-	// Version picks a version; 0 means the current one.
+	// Version picks a version; 0 means the current one. A version that
+	// is not ready is CodeConflict, as for DownloadOptions.Version.
 	Version int
 	// BeforeRender, when set, is called only when the thumbnail does not
 	// exist yet and is about to be rendered (a cached thumbnail never

@@ -116,7 +116,7 @@ func (s *Service) verifySigned(ctx context.Context, scope Scope, key string, q u
 	if err == nil {
 		var v *driver.VersionRecord
 		if v, err = s.store.Version(ctx, ws, c.File, c.Version); err == nil {
-			check.Valid = v.StorageKey == key && f.Status == StatusReady && !expired(f, s.now())
+			check.Valid = v.StorageKey == key && f.Status == StatusReady && v.Status == StatusReady && !expired(f, s.now())
 		}
 	}
 	if err != nil && !errors.Is(err, driver.ErrNotFound) {

@@ -9,8 +9,10 @@ import (
 	"github.com/attachkit/attachkit/driver"
 )
 
-// Versions lists a file's versions, oldest first. Every version stays
-// downloadable (DownloadOptions.Version) until the file is deleted.
+// Versions lists a file's versions, oldest first. Every version that
+// became ready stays downloadable (DownloadOptions.Version) until the file
+// is deleted; one the scanner or processing rejected or failed, or one
+// superseded while it was processing (never scanned), never is.
 func (s *Service) Versions(ctx context.Context, scope Scope, id string) ([]Version, error) {
 	if _, err := s.fileRecord(ctx, scope, id, rightView); err != nil {
 		return nil, err
@@ -189,6 +191,15 @@ type RestoreOptions struct {
 // creates version 6 with version 2's bytes, which it shares in storage).
 // It needs the edit right. Without IfVersion a concurrent change is
 // retried; with it, it is CodeVersionConflict.
+//
+// The restored content must meet the file's policy (its collection's
+// included) like a new upload, else CodeInvalidFileType or
+// CodeFileTooLarge. A version the scanner or processing rejected or
+// failed cannot be restored (CodeConflict). With Options.Scanner or
+// Options.Processors the new version is processing, with a durable job
+// recorded in the same change, until a Worker settles it, as after
+// Confirm; so is a version superseded while it was processing (never
+// scanned), which without them cannot be restored (CodeConflict).
 func (s *Service) RestoreVersion(ctx context.Context, scope Scope, id string, version int, opts *RestoreOptions) (*File, error) {
 	var o RestoreOptions
 	if opts != nil {
@@ -201,6 +212,9 @@ func (s *Service) RestoreVersion(ctx context.Context, scope Scope, id string, ve
 	if version <= 0 {
 		return nil, errorf(CodeInvalidRequest, "version must be a positive integer")
 	}
+	if err := s.restorable(ctx, f, version); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
@@ -208,8 +222,13 @@ func (s *Service) RestoreVersion(ctx context.Context, scope Scope, id string, ve
 		if err != nil {
 			return nil, err
 		}
-		rec, err := s.store.CopyVersion(ctx, &driver.VersionCopy{Workspace: scope.Workspace, FileID: id, From: version,
-			BaseVersion: base, Status: StatusReady, CreatedBy: scope.User, At: s.now()})
+		c := &driver.VersionCopy{Workspace: scope.Workspace, FileID: id, From: version,
+			BaseVersion: base, Status: StatusReady, CreatedBy: scope.User, At: s.now(),
+			Jobs: s.processJobs(scope.Workspace, id, base+1)}
+		if len(c.Jobs) > 0 { // scanning or processors: a Worker settles the file
+			c.Status = StatusProcessing
+		}
+		rec, err := s.store.CopyVersion(ctx, c)
 		if !errors.Is(err, driver.ErrPrecondition) {
 			if err != nil {
 				return nil, wrap(err, "restore version")
@@ -223,6 +242,36 @@ func (s *Service) RestoreVersion(ctx context.Context, scope Scope, id string, ve
 			return nil, versionConflict(f.Version, base)
 		}
 	}
+}
+
+// restorable checks that version of f may become its new current version:
+// its verdict is clean (or, with processing configured, pending: the copy
+// is processed again) and its content meets the file's policy.
+func (s *Service) restorable(ctx context.Context, f *driver.FileRecord, version int) error {
+	v, err := s.store.Version(ctx, f.Workspace, f.ID, version)
+	if err != nil {
+		return wrap(err, "load version")
+	}
+	switch {
+	case v.Status == StatusReady:
+	case v.Status == StatusProcessing && s.processing():
+	case v.Status == StatusProcessing:
+		return errorf(CodeConflict, "version %d was never processed and cannot be restored", version)
+	default:
+		return errorf(CodeConflict, "version %d is %s and cannot be restored", version, v.Status)
+	}
+	policy, err := s.filePolicy(ctx, f)
+	if err != nil {
+		return err
+	}
+	max, ok := policy.Allow(v.MIMEType)
+	if !ok {
+		return typeNotAllowedBy(policy, v.MIMEType)
+	}
+	if max > 0 && v.Size > max {
+		return tooLarge(max, v.Size)
+	}
+	return nil
 }
 
 // ConfirmTicket confirms one upload ticket of a file, named by its

@@ -118,8 +118,9 @@ type JobStore interface {
 	// Job returns a job by id, or ErrNotFound.
 	Job(ctx context.Context, id string) (*JobRecord, error)
 
-	// SettleFile moves a processing file to s.Status and completes s.Job
-	// and stores s.Enqueue, all in one transaction, only if the file is
+	// SettleFile moves a processing file and its version s.Version to
+	// s.Status and completes s.Job and stores s.Enqueue, all in one
+	// transaction, only if the file is
 	// undeleted, processing and at s.Version, and s.Job (when set) still
 	// holds its lease. Otherwise nothing changes and the error matches
 	// ErrPrecondition (ErrNotFound for an unknown file). It returns the

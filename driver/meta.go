@@ -86,8 +86,15 @@ type VersionRecord struct {
 	Height     int
 	StorageKey string
 	Source     string
-	CreatedAt  time.Time
-	CreatedBy  string
+	// Status is the version's own verdict: processing until its
+	// processing settles (SettleFile), then ready, rejected or failed;
+	// only a ready version may be served. CommitUpload and CopyVersion
+	// store the status they commit with, whatever this field says. A
+	// version superseded while processing is never settled: it stays
+	// processing (never served) until restored and processed again.
+	Status    FileStatus
+	CreatedAt time.Time
+	CreatedBy string
 }
 
 // UploadRecord is an upload ticket: the promise of one version's bytes.
@@ -133,11 +140,17 @@ type Commit struct {
 	// Version is the new version's row; Version.Version must equal the
 	// ticket's Version.
 	Version VersionRecord
-	// Status is the file status after the commit (ready or processing).
+	// Status is the file status after the commit (ready or processing),
+	// and the new version's.
 	Status FileStatus
 	// ExpiresAt, when non-zero, sets the file's expiry (temporary files).
 	ExpiresAt time.Time
 	At        time.Time
+	// TicketExpiresAfter, when non-zero, is an instant the ticket must
+	// expire after (a ticket without expiry always does): otherwise the
+	// commit is refused with ErrPrecondition, so that a confirm never
+	// commits a ticket a janitor may already have swept.
+	TicketExpiresAfter time.Time
 	// Jobs are stored in the same transaction (see JobStore.EnqueueJobs):
 	// the background work a processing status needs.
 	Jobs []JobRecord
@@ -172,9 +185,11 @@ type MetaStore interface {
 	// ticket moves from pending to confirmed, the version row is inserted
 	// and the file's current content becomes that version, all only if the
 	// ticket is pending and the file is undeleted with current version
-	// equal to the ticket's BaseVersion. Otherwise nothing changes and the
+	// equal to the ticket's BaseVersion, and the ticket expires after
+	// c.TicketExpiresAfter (when set). Otherwise nothing changes and the
 	// error matches ErrPrecondition (ErrNotFound for an unknown ticket).
-	// Of any number of concurrent commits of one ticket exactly one wins.
+	// The version row takes c.Status. Of any number of concurrent commits
+	// of one ticket exactly one wins.
 	CommitUpload(ctx context.Context, c *Commit) (*FileRecord, error)
 
 	// RejectUpload moves a pending ticket to rejected with a code and
@@ -224,7 +239,9 @@ type MetaStore interface {
 	// current version (BaseVersion+1), sharing its storage key, in one
 	// conditional change: only if the file is undeleted and at
 	// BaseVersion, else ErrPrecondition (ErrNotFound for an unknown file
-	// or version). Of concurrent copies with one base exactly one wins.
+	// or version). The new version and the file take c.Status, and c.Jobs
+	// are stored in the same transaction. Of concurrent copies with one
+	// base exactly one wins.
 	// A storage key may therefore be named by several versions; FileKeys
 	// returns it once.
 	CopyVersion(ctx context.Context, c *VersionCopy) (*FileRecord, error)
@@ -348,9 +365,12 @@ type VersionCopy struct {
 	FileID      string
 	From        int
 	BaseVersion int        // the current version the copy expects
-	Status      FileStatus // ready or processing
+	Status      FileStatus // ready or processing: the file's and the new version's
 	CreatedBy   string
 	At          time.Time
+	// Jobs are stored in the same transaction (see JobStore.EnqueueJobs):
+	// the background work a processing status needs.
+	Jobs []JobRecord
 }
 
 // SweepQuery selects files for a janitor; see MetaStore.SweepFiles.

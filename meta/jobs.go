@@ -206,7 +206,8 @@ func (s *Store) Job(ctx context.Context, id string) (*driver.JobRecord, error) {
 	return j, nil
 }
 
-// SettleFile ends a version's processing; see driver.JobStore.
+// SettleFile ends a version's processing: the file and the version take
+// the verdict; see driver.JobStore.
 func (s *Store) SettleFile(ctx context.Context, st *driver.FileSettle) (*driver.FileRecord, error) {
 	const op = "settle file"
 	switch {
@@ -231,6 +232,10 @@ func (s *Store) SettleFile(ctx context.Context, st *driver.FileSettle) (*driver.
 				return err
 			}
 			return fmt.Errorf("file %s is no longer processing version %d: %w", st.FileID, st.Version, driver.ErrPrecondition)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET status = ? WHERE file_id = ? AND workspace = ? AND version = ?`),
+			string(st.Status), st.FileID, st.Workspace, st.Version); err != nil {
+			return err
 		}
 		if st.Job != nil {
 			if err := s.completeJob(ctx, tx, st.Job); err != nil {

@@ -16,7 +16,7 @@ const (
 		"owner, collection_id, tags, metadata, access_control, acl, " +
 		"persist, expires_at, created_at, updated_at, deleted_at"
 	versionColumns = "workspace, file_id, version, file_name, mime_type, kind, size, digest, " +
-		"width, height, storage_key, source, created_by, created_at"
+		"width, height, storage_key, source, status, created_by, created_at"
 	uploadColumns = "workspace, id, file_id, version, base_version, storage_key, file_name, mime_type, " +
 		"size, max_size, status, error_code, error_reason, " +
 		"written_size, written_digest, written_md5, created_by, created_at, expires_at"
@@ -105,20 +105,22 @@ func scanFile(sc scanner) (*driver.FileRecord, error) {
 func versionArgs(v *driver.VersionRecord) []any {
 	return []any{
 		v.Workspace, v.FileID, v.Version, v.FileName, v.MIMEType, v.Kind, v.Size, v.Digest,
-		v.Width, v.Height, v.StorageKey, v.Source, v.CreatedBy, micros(v.CreatedAt),
+		v.Width, v.Height, v.StorageKey, v.Source, string(v.Status), v.CreatedBy, micros(v.CreatedAt),
 	}
 }
 
 func scanVersion(sc scanner) (*driver.VersionRecord, error) {
 	var (
 		v       driver.VersionRecord
+		status  string
 		created int64
 	)
 	err := sc.Scan(&v.Workspace, &v.FileID, &v.Version, &v.FileName, &v.MIMEType, &v.Kind, &v.Size, &v.Digest,
-		&v.Width, &v.Height, &v.StorageKey, &v.Source, &v.CreatedBy, &created)
+		&v.Width, &v.Height, &v.StorageKey, &v.Source, &status, &v.CreatedBy, &created)
 	if err != nil {
 		return nil, err
 	}
+	v.Status = driver.FileStatus(status)
 	v.CreatedAt = fromMicros(created)
 	return &v, nil
 }

@@ -129,9 +129,10 @@ func (s *Store) reindexViewers(ctx context.Context, tx *sql.Tx, f *driver.FileRe
 
 // CopyVersion makes version c.From of an undeleted file its new current
 // version c.BaseVersion+1, in one transaction: the version row is copied
-// (same content and storage key, CreatedAt c.At, CreatedBy c.CreatedBy)
-// and the file takes its content and c.Status, only if the file is still
-// at c.BaseVersion; otherwise nothing changes and the error matches
+// (same content and storage key, CreatedAt c.At, CreatedBy c.CreatedBy,
+// Status c.Status), the file takes its content and c.Status and c.Jobs
+// are stored, only if the file is still at c.BaseVersion; otherwise
+// nothing changes and the error matches
 // driver.ErrPrecondition. An unknown, deleted or foreign file or an unknown
 // version returns driver.ErrNotFound; a status other than ready or
 // processing, or a zero c.At, driver.ErrInvalidArgument.
@@ -155,7 +156,7 @@ func (s *Store) CopyVersion(ctx context.Context, c *driver.VersionCopy) (*driver
 		if err != nil {
 			return err
 		}
-		v.Version, v.CreatedAt, v.CreatedBy = c.BaseVersion+1, c.At, c.CreatedBy
+		v.Version, v.CreatedAt, v.CreatedBy, v.Status = c.BaseVersion+1, c.At, c.CreatedBy, c.Status
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE files SET file_name = ?, name_key = ?, mime_type = ?, kind = ?, size = ?,
 			digest = ?, width = ?, height = ?, storage_key = ?, version = ?, status = ?, status_code = '', status_reason = '',
 			source = ?, updated_at = ?
@@ -174,6 +175,9 @@ func (s *Store) CopyVersion(ctx context.Context, c *driver.VersionCopy) (*driver
 			return err
 		}
 		if err := s.syncViewers(ctx, tx, c.FileID); err != nil {
+			return err
+		}
+		if err := s.insertJobs(ctx, tx, c.Jobs, c.At); err != nil {
 			return err
 		}
 		file, err = scanFile(tx.QueryRowContext(ctx, s.q(`SELECT `+fileColumns+` FROM files WHERE id = ? AND workspace = ?`),

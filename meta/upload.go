@@ -122,8 +122,8 @@ func (s *Store) RecordWrite(ctx context.Context, workspace, uploadID string, w d
 }
 
 // changedOne returns nil when res changed a row, and otherwise tells an
-// unknown ticket (sql.ErrNoRows) from one whose state moved on
-// (driver.ErrPrecondition).
+// unknown ticket (sql.ErrNoRows) from one whose state moved on or that
+// expired (driver.ErrPrecondition).
 func (s *Store) changedOne(ctx context.Context, tx *sql.Tx, res sql.Result, workspace, uploadID string) error {
 	n, err := res.RowsAffected()
 	if err != nil || n > 0 {
@@ -134,6 +134,9 @@ func (s *Store) changedOne(ctx context.Context, tx *sql.Tx, res sql.Result, work
 	if err != nil {
 		return err
 	}
+	if status == string(driver.UploadPending) { // a commit's expiry condition
+		return fmt.Errorf("upload %s expired: %w", uploadID, driver.ErrPrecondition)
+	}
 	return fmt.Errorf("upload %s is %s, not pending: %w", uploadID, status, driver.ErrPrecondition)
 }
 
@@ -142,11 +145,13 @@ func (s *Store) changedOne(ctx context.Context, tx *sql.Tx, res sql.Result, work
 // (undeleted, at the ticket's base version) takes the version's content and
 // c.Status, and the version row is inserted. Otherwise nothing changes and
 // the error matches driver.ErrPrecondition (driver.ErrNotFound for an
-// unknown ticket). c.Version.Version must be the ticket's Version,
-// c.Status ready or processing, and c.At set, else the error matches
-// driver.ErrInvalidArgument. The version's Workspace and FileID are the
-// ticket's; a zero CreatedAt becomes c.At and an empty CreatedBy the
-// ticket's CreatedBy. c.Jobs are stored in the same transaction.
+// unknown ticket); so does a ticket that expires at or before
+// c.TicketExpiresAfter (when set). c.Version.Version must be the ticket's
+// Version, c.Status ready or processing, and c.At set, else the error
+// matches driver.ErrInvalidArgument. The version's Workspace and FileID
+// are the ticket's and its Status c.Status; a zero CreatedAt becomes c.At
+// and an empty CreatedBy the ticket's CreatedBy. c.Jobs are stored in the
+// same transaction.
 func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.FileRecord, error) {
 	if c == nil {
 		return nil, s.fail(ctx, "commit upload", invalid("nil commit"))
@@ -176,7 +181,7 @@ func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.Fil
 		case v.FileID != "" && v.FileID != fileID:
 			return invalid("upload %s belongs to file %s, commit says %s", c.UploadID, fileID, v.FileID)
 		}
-		v.Workspace, v.FileID = c.Workspace, fileID
+		v.Workspace, v.FileID, v.Status = c.Workspace, fileID, c.Status
 		if v.CreatedAt.IsZero() {
 			v.CreatedAt = c.At
 		}
@@ -184,8 +189,9 @@ func (s *Store) CommitUpload(ctx context.Context, c *driver.Commit) (*driver.Fil
 			v.CreatedBy = createdBy
 		}
 
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE uploads SET status = ? WHERE id = ? AND workspace = ? AND status = ?`),
-			string(driver.UploadConfirmed), c.UploadID, c.Workspace, string(driver.UploadPending))
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE uploads SET status = ? WHERE id = ? AND workspace = ? AND status = ?
+			AND (expires_at = 0 OR expires_at > ?)`),
+			string(driver.UploadConfirmed), c.UploadID, c.Workspace, string(driver.UploadPending), micros(c.TicketExpiresAfter))
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ func metaJobTests() []metaTest {
 		{name: "jobs retry reschedules", run: testJobsRetry},
 		{name: "jobs commit stores jobs in its transaction", run: testJobsCommit},
 		{name: "jobs settle file", run: testJobsSettle},
+		{name: "jobs version status follows commit, copy and settle", run: testJobsVersionStatus},
 		{name: "jobs fail upload", run: testJobsFailUpload},
 		{name: "jobs expired uploads", run: testJobsExpiredUploads},
 		{name: "jobs named lease", run: testJobsTryLease},
@@ -422,4 +423,66 @@ func testJobsUpgradeDigest(t *testing.T, s driver.MetaStore) {
 	requireIs(t, s.UpgradeDigest(ctx, wsA, "f1", 1, v1.Digest, "sha256:x"), driver.ErrPrecondition, "already upgraded")
 	requireIs(t, s.UpgradeDigest(ctx, wsA, "f1", 9, "a", "b"), driver.ErrNotFound, "unknown version")
 	requireIs(t, s.UpgradeDigest(ctx, wsB, "f1", 1, sha, "b"), driver.ErrNotFound, "other workspace")
+}
+
+// testJobsVersionStatus: a version takes the status it is committed or
+// copied with, and the verdict of its settle; a version superseded while
+// processing is never settled and stays processing. CopyVersion stores its
+// jobs in its transaction.
+func testJobsVersionStatus(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	readyFile(t, s, wsA, "f1", at)
+	processing := func(n int) {
+		t.Helper()
+		c := commitOf(createNext(t, s, wsA, "f1", fmt.Sprintf("u%d", n), n-1, at), at)
+		c.Status = driver.StatusProcessing
+		_, err := s.CommitUpload(ctx, c)
+		require.NoError(t, err)
+	}
+	settle := func(n int, st driver.FileStatus) error {
+		t.Helper()
+		_, err := s.SettleFile(ctx, &driver.FileSettle{Workspace: wsA, FileID: "f1", Version: n, Status: st, At: at})
+		return err
+	}
+	processing(2)
+	require.NoError(t, settle(2, driver.StatusRejected))
+	processing(3)
+	processing(4) // supersedes 3 while it is processing
+	requireIs(t, settle(3, driver.StatusReady), driver.ErrPrecondition, "settle of a superseded version")
+	require.NoError(t, settle(4, driver.StatusReady))
+
+	job := driver.JobRecord{ID: "j-copy", Workspace: wsA, FileID: "f1", Version: 5, Kind: driver.JobProcess, CreatedAt: at}
+	f, err := s.CopyVersion(ctx, &driver.VersionCopy{Workspace: wsA, FileID: "f1", From: 1, BaseVersion: 4,
+		Status: driver.StatusProcessing, At: at, Jobs: []driver.JobRecord{job}})
+	require.NoError(t, err)
+	assert.Equal(t, driver.StatusProcessing, f.Status)
+	got, err := s.Job(ctx, "j-copy")
+	require.NoError(t, err, "the copy's job is stored with it")
+	assert.Equal(t, 5, got.Version)
+	require.NoError(t, settle(5, driver.StatusFailed))
+
+	_, err = s.CopyVersion(ctx, &driver.VersionCopy{Workspace: wsA, FileID: "f1", From: 2, BaseVersion: 5,
+		Status: driver.StatusReady, At: at})
+	require.NoError(t, err)
+
+	want := []driver.FileStatus{driver.StatusReady, driver.StatusRejected, driver.StatusProcessing, driver.StatusReady,
+		driver.StatusFailed, driver.StatusReady}
+	vs, err := s.Versions(ctx, wsA, "f1")
+	require.NoError(t, err)
+	require.Len(t, vs, len(want))
+	for i, v := range vs {
+		assert.Equal(t, want[i], v.Status, "Versions: status of version %d", v.Version)
+		one, err := s.Version(ctx, wsA, "f1", v.Version)
+		require.NoError(t, err)
+		assert.Equal(t, want[i], one.Status, "Version: status of version %d", v.Version)
+	}
+
+	// A refused copy stores no job.
+	_, err = s.CopyVersion(ctx, &driver.VersionCopy{Workspace: wsA, FileID: "f1", From: 1, BaseVersion: 1,
+		Status: driver.StatusProcessing, At: at, Jobs: []driver.JobRecord{{ID: "j-refused", Workspace: wsA, FileID: "f1",
+			Version: 2, Kind: driver.JobProcess, CreatedAt: at}}})
+	requireIs(t, err, driver.ErrPrecondition)
+	_, err = s.Job(ctx, "j-refused")
+	requireIs(t, err, driver.ErrNotFound, "a refused copy stored its job")
 }

@@ -19,6 +19,7 @@ func metaLifecycleTests() []metaTest {
 		{name: "commit later versions", run: testMetaCommitVersions},
 		{name: "commit with a stale base version", run: testMetaCommitStale},
 		{name: "commit to processing with expiry", run: testMetaCommitProcessing},
+		{name: "commit refuses an expired ticket", run: testMetaCommitTicketExpiry},
 		{name: "reject first version", run: testMetaRejectFirst},
 		{name: "reject later version", run: testMetaRejectLater},
 		{name: "reject and commit only pending tickets", run: testMetaRejectCommitted},
@@ -51,7 +52,7 @@ func testMetaCommit(t *testing.T, s driver.MetaStore) {
 	assert.Equal(t, &want, got, "stored file")
 
 	wantV := v
-	wantV.CreatedAt = stored(v.CreatedAt)
+	wantV.CreatedAt, wantV.Status = stored(v.CreatedAt), driver.StatusReady
 	vs, err := s.Versions(ctx, wsA, "f1")
 	require.NoError(t, err)
 	assert.Equal(t, []driver.VersionRecord{wantV}, vs)
@@ -141,6 +142,38 @@ func testMetaCommitProcessing(t *testing.T, s driver.MetaStore) {
 	f = commit(t, s, createNext(t, s, wsA, "f1", "u2", 1, at), at.Add(time.Second))
 	assert.Equal(t, driver.StatusReady, f.Status)
 	assert.Equal(t, stored(c.ExpiresAt), f.ExpiresAt)
+}
+
+// testMetaCommitTicketExpiry: a commit whose TicketExpiresAfter is at or
+// past the ticket's expiry changes nothing (ErrPrecondition); one just
+// before it commits.
+func testMetaCommitTicketExpiry(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	up := createNew(t, s, wsA, "f1", "u1", at)
+	before, err := s.File(ctx, wsA, "f1")
+	require.NoError(t, err)
+	for _, after := range []time.Time{up.ExpiresAt, up.ExpiresAt.Add(time.Second)} {
+		c := commitOf(up, at.Add(time.Minute))
+		c.TicketExpiresAfter = after
+		_, err := s.CommitUpload(ctx, c)
+		requireIs(t, err, driver.ErrPrecondition, "ticket expiring at or before %s", after)
+	}
+	got, err := s.File(ctx, wsA, "f1")
+	require.NoError(t, err)
+	assert.Equal(t, before, got, "a refused commit changed the file")
+	gotUp, err := s.Upload(ctx, wsA, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, driver.UploadPending, gotUp.Status, "a refused commit changed the ticket")
+	vs, err := s.Versions(ctx, wsA, "f1")
+	require.NoError(t, err)
+	assert.Empty(t, vs)
+
+	c := commitOf(up, at.Add(time.Minute))
+	c.TicketExpiresAfter = up.ExpiresAt.Add(-time.Microsecond)
+	f, err := s.CommitUpload(ctx, c)
+	require.NoError(t, err)
+	assert.Equal(t, 1, f.Version)
 }
 
 func testMetaRejectFirst(t *testing.T, s driver.MetaStore) {
