@@ -192,8 +192,11 @@ func (w *Worker) settle(ctx context.Context, j *driver.JobRecord, status Status,
 	if s.hook(event) != nil {
 		// The file as settled: the hook sees the outcome.
 		f, err := s.store.File(ctx, j.Workspace, j.FileID)
+		if errors.Is(err, driver.ErrNotFound) {
+			return w.complete(ctx, j) // deleted meanwhile: nothing to settle
+		}
 		if err != nil {
-			return w.complete(ctx, j)
+			return err // retried
 		}
 		f.Status, f.StatusCode, f.StatusReason, f.UpdatedAt = status, string(code), reason, st.At
 		hj, err := s.hookJob(event, f)

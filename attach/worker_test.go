@@ -23,6 +23,7 @@ import (
 	"github.com/attachkit/attachkit/blob"
 	"github.com/attachkit/attachkit/driver"
 	"github.com/attachkit/attachkit/internal/backendtest"
+	"github.com/attachkit/attachkit/internal/faults"
 	"github.com/attachkit/attachkit/meta/sqlite"
 	"github.com/attachkit/attachkit/scan/clamav"
 )
@@ -477,4 +478,46 @@ func TestWorkerRenewsLeases(t *testing.T) {
 	assert.Equal(t, 1, <-done)
 	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
 	assert.Equal(t, int32(1), ran.Load(), "the step ran once")
+}
+
+// withFaults returns a Service like e's (options changed by mod) whose
+// metadata store is e's behind a fault injector.
+func withFaults(t *testing.T, e *env, mod func(*attach.Options)) (*attach.Service, *faults.Injector) {
+	t.Helper()
+	in := &faults.Injector{}
+	opts := &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
+		BaseURL:     baseURL,
+		Now:         e.clock.Now,
+	}
+	if mod != nil {
+		mod(opts)
+	}
+	svc, err := attach.New(e.storage, &faults.MetaStore{MetaStore: e.store, In: in}, opts)
+	require.NoError(t, err)
+	return svc, in
+}
+
+// TestWorkerSettleReadFailureRetried: with a hook configured, a failed
+// read of the file while settling retries the job; it neither drops the
+// job nor leaves the file processing.
+func TestWorkerSettleReadFailureRetried(t *testing.T) {
+	hooks := &hookLog{}
+	mod := func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "noop", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error { return nil }}}
+		o.OnReady = hooks.hook("ready")
+	}
+	e := newEnv(t, mod)
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	svc, in := withFaults(t, e, mod)
+	in.Arm(faults.Fault{Op: "File", Nth: 2, Kind: faults.Fail}) // the job's first read passes, settle's fails
+	w := attach.NewWorker(svc, &attach.WorkerOptions{RetryDelay: time.Second})
+	assert.Equal(t, 1, runDue(t, w))
+	require.Len(t, in.Fired(), 1)
+	assert.Equal(t, attach.StatusProcessing, status(t, e, f.ID).Status)
+
+	e.clock.Advance(time.Minute)
+	assert.Equal(t, 2, runDue(t, w), "the process job again, then its hook")
+	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
+	assert.Equal(t, []string{"ready:" + f.ID + ":ready"}, hooks.list())
 }
