@@ -161,8 +161,31 @@ func (w *Worker) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
+// claim leases up to n due jobs. Jobs a store returns beyond n are handed
+// back at once, their attempt uncounted, rather than held unrenewed until
+// a slot frees up.
 func (w *Worker) claim(ctx context.Context, n int) ([]driver.JobRecord, error) {
-	return w.svc.store.ClaimJobs(ctx, &driver.JobClaim{Owner: w.opts.ID, Now: w.svc.now(), Lease: w.opts.Lease, Limit: min(n, 100)})
+	n = min(n, 100)
+	jobs, err := w.svc.store.ClaimJobs(ctx, &driver.JobClaim{Owner: w.opts.ID, Now: w.svc.now(), Lease: w.opts.Lease, Limit: n})
+	if len(jobs) > n {
+		for i := range jobs[n:] {
+			w.release(ctx, &jobs[n+i], "more jobs claimed than asked for")
+		}
+		jobs = jobs[:n]
+	}
+	return jobs, err
+}
+
+// release hands a claimed job back without counting its attempt, so that
+// another worker (or the next start) takes it up at once.
+func (w *Worker) release(ctx context.Context, j *driver.JobRecord, why string) {
+	s := w.svc
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	err := s.store.ReleaseJob(rctx, j, s.now())
+	if err != nil && !errors.Is(err, driver.ErrPrecondition) {
+		s.log.WarnContext(ctx, "attach: handing a job back failed; its lease will expire", "job", j.ID, "why", why, "err", err)
+	}
 }
 
 // run runs one claimed job to its end: finished, retried or given up.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -520,4 +521,51 @@ func TestWorkerSettleReadFailureRetried(t *testing.T) {
 	assert.Equal(t, 2, runDue(t, w), "the process job again, then its hook")
 	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
 	assert.Equal(t, []string{"ready:" + f.ID + ":ready"}, hooks.list())
+}
+
+// greedyStore claims more jobs than asked: a store that breaks the claim
+// limit, which a real one cannot be made to do on cue.
+type greedyStore struct {
+	driver.MetaStore
+}
+
+func (g greedyStore) ClaimJobs(ctx context.Context, c *driver.JobClaim) ([]driver.JobRecord, error) {
+	more := *c
+	more.Limit += 2
+	return g.MetaStore.ClaimJobs(ctx, &more)
+}
+
+// TestWorkerHandsBackExtraClaims: jobs claimed beyond the worker's free
+// slots are handed back at once, without counting an attempt, instead of
+// running past Concurrency.
+func TestWorkerHandsBackExtraClaims(t *testing.T) {
+	var running, most atomic.Int32
+	count := attach.Processor{Name: "count", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	}}
+	e := newEnv(t, func(o *attach.Options) { o.Processors = []attach.Processor{count} })
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, e.upload(t, wsA, fmt.Sprintf("doc%d.pdf", i), "application/pdf", pdfBytes(2000)).ID)
+	}
+	svc, err := attach.New(e.storage, greedyStore{e.store}, &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
+		BaseURL:     baseURL, Now: e.clock.Now,
+		Processors: []attach.Processor{count},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, runDue(t, attach.NewWorker(svc, &attach.WorkerOptions{Concurrency: 1, MaxAttempts: 1})))
+	assert.Equal(t, int32(1), most.Load(), "one job at a time")
+	for _, id := range ids {
+		assert.Equal(t, attach.StatusReady, status(t, e, id).Status, "handed-back claims cost no attempt")
+	}
 }
