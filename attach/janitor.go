@@ -54,7 +54,8 @@ const (
 //     first-version file that never got content;
 //   - temporary files past their expiry (Options.TemporaryTTL after
 //     confirmation), rows and bytes;
-//   - deleted files past Options.Retention, rows and bytes;
+//   - deleted files past Options.Retention (and a margin for clock skew
+//     between replicas), rows and bytes;
 //   - objects under the library's key layout that no row references and
 //     that are older than Options.OrphanGrace, and the temporary files
 //     of writes a crash cut short (driver.TempSweeper) as old.
@@ -174,7 +175,13 @@ func (s *Service) dropContentless(ctx context.Context, up *driver.UploadRecord) 
 }
 
 func (s *Service) sweepFiles(ctx context.Context, r *SweepReport, now time.Time) error {
-	q := &driver.SweepQuery{DeletedBefore: now.Add(-s.opts.Retention), ExpiredBefore: now, Limit: sweepBatch}
+	deletedBefore := now
+	if s.opts.Retention > 0 {
+		// Undelete (maybe on another replica, by its clock) allows the
+		// whole window; the margin keeps what it may still restore.
+		deletedBefore = now.Add(-s.opts.Retention - sweepMargin)
+	}
+	q := &driver.SweepQuery{DeletedBefore: deletedBefore, ExpiredBefore: now, Limit: sweepBatch}
 	for range sweepBatches {
 		files, err := s.store.SweepFiles(ctx, q)
 		if err != nil {

@@ -110,7 +110,7 @@ func TestSweepTemporaryAndDeleted(t *testing.T) {
 
 	e.clock.Advance(59 * time.Minute)
 	assert.Zero(t, sweep(t, e), "within the retention window")
-	e.clock.Advance(2 * time.Minute)
+	e.clock.Advance(7 * time.Minute) // past the window and the margin
 	assert.Equal(t, attach.SweepReport{DeletedFiles: 1, Objects: 1}, sweep(t, e))
 	_, err = e.svc.Undelete(ctx, wsA, deleted.ID)
 	assert.Equal(t, attach.CodeNotFound, attach.CodeOf(err))
@@ -245,4 +245,21 @@ func TestSweepTicketsStopWithoutProgress(t *testing.T) {
 	assert.Equal(t, 100, in.Calls("File"), "one pass over the stuck batch")
 	in.Clear()
 	assert.Equal(t, 100, sweep(t, e).ExpiredTickets, "the next Sweep finishes")
+}
+
+// TestSweepRetentionMargin: a deleted file is purged only a clock-skew
+// margin (5 minutes) after its retention window, so an Undelete another
+// replica still allows, by its own clock, finds it.
+func TestSweepRetentionMargin(t *testing.T) {
+	e := newJanitorEnv(t, func(o *attach.Options) { o.Retention = time.Hour })
+	ctx := context.Background()
+	f := e.upload(t, wsA, "gone.pdf", "application/pdf", pdfBytes(1400))
+	require.NoError(t, e.svc.Delete(ctx, wsA, f.ID, nil))
+
+	e.clock.Advance(time.Hour + time.Second)
+	assert.Zero(t, sweep(t, e), "just past the window: within the margin")
+	e.clock.Advance(5*time.Minute - 2*time.Second)
+	assert.Zero(t, sweep(t, e), "still within the margin")
+	e.clock.Advance(2 * time.Second)
+	assert.Equal(t, attach.SweepReport{DeletedFiles: 1, Objects: 1}, sweep(t, e), "past window and margin")
 }
