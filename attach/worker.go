@@ -84,7 +84,8 @@ func NewWorker(svc *Service, opts *WorkerOptions) *Worker {
 
 // Run runs jobs until ctx is done, then waits for the jobs under way to
 // stop (they see ctx cancelled; their leases are released so another
-// worker, or the next start, takes them up at once) and returns nil.
+// worker, or the next start, takes them up at once, and the interrupted
+// attempts are not counted) and returns nil.
 // Errors of the metadata store are logged and retried, never returned.
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -207,8 +208,8 @@ func (w *Worker) run(ctx context.Context, j *driver.JobRecord) {
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer rcancel()
 	switch {
-	case ctx.Err() != nil: // shutting down: hand the job back at once
-		err = s.store.RetryJob(rctx, j, s.now(), "interrupted: "+err.Error())
+	case ctx.Err() != nil: // shutting down: hand the job back at once, the attempt uncounted
+		err = s.store.ReleaseJob(rctx, j, s.now())
 	case j.Attempts >= w.opts.MaxAttempts:
 		err = w.giveUp(rctx, j, err)
 	default:

@@ -569,3 +569,54 @@ func TestWorkerHandsBackExtraClaims(t *testing.T) {
 		assert.Equal(t, attach.StatusReady, status(t, e, id).Status, "handed-back claims cost no attempt")
 	}
 }
+
+// TestWorkerShutdownCostsNoAttempt: a job a shutting-down worker hands
+// back is not counted, so rolling restarts never fail a clean file.
+func TestWorkerShutdownCostsNoAttempt(t *testing.T) {
+	started := make(chan struct{}, 1)
+	var interrupt atomic.Bool
+	interrupt.Store(true)
+	e := newEnv(t, func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "slow", Run: func(ctx context.Context, _ *attach.Service, _ *attach.ProcessInput) error {
+			if !interrupt.Load() {
+				return nil
+			}
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}}}
+	})
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	opts := &attach.WorkerOptions{MaxAttempts: 2, PollInterval: 10 * time.Millisecond, SweepInterval: -1}
+	for range 4 { // four restarts
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- attach.NewWorker(e.svc, opts).Run(ctx) }()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the job did not start")
+		}
+		cancel()
+		require.NoError(t, <-done)
+		assert.Equal(t, []int{0}, dueAttempts(t, e), "handed back at once, the interrupted attempt not counted")
+	}
+	interrupt.Store(false)
+	assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, opts)))
+	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
+}
+
+// dueAttempts returns the attempts counted so far of every due job (a
+// leased one is not due), peeking with a claim it hands back uncounted.
+func dueAttempts(t *testing.T, e *env) []int {
+	t.Helper()
+	ctx := context.Background()
+	jobs, err := e.store.ClaimJobs(ctx, &driver.JobClaim{Owner: "probe", Now: e.clock.Now(), Lease: time.Minute, Limit: 100})
+	require.NoError(t, err)
+	var out []int
+	for i := range jobs {
+		out = append(out, jobs[i].Attempts-1)
+		require.NoError(t, e.store.ReleaseJob(ctx, &jobs[i], e.clock.Now()))
+	}
+	return out
+}
