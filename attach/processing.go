@@ -113,9 +113,6 @@ func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
 	if err != nil {
 		return err
 	}
-	if j.Attempts > w.opts.MaxAttempts { // a job that keeps killing its worker
-		return w.giveUp(ctx, j, &stepError{step: "processing", err: errors.New(j.LastError)})
-	}
 	if s.opts.Scanner != nil {
 		res, err := w.scan(ctx, f)
 		switch {

@@ -29,8 +29,10 @@ type WorkerOptions struct {
 	Lease time.Duration
 	// JobTimeout bounds one run of a job. Default 10m.
 	JobTimeout time.Duration
-	// MaxAttempts is how many times a job runs before it fails for good:
-	// a process job's file becomes failed. Default 5.
+	// MaxAttempts is how many times a job of any kind runs before it
+	// fails for good (a process job's file becomes failed); a job whose
+	// worker died running it counts that run, one handed back at shutdown
+	// does not. Default 5.
 	MaxAttempts int
 	// RetryDelay is the first backoff after a failed attempt; it doubles
 	// with every attempt (at most 10m), with jitter. Default 5s.
@@ -255,6 +257,9 @@ func (w *Worker) safely(ctx context.Context, j *driver.JobRecord) (err error) {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
+	if j.Attempts > w.opts.MaxAttempts { // a job that keeps killing its worker, of any kind
+		return w.giveUp(ctx, j, &stepError{step: "processing", err: errors.New(j.LastError)})
+	}
 	switch j.Kind {
 	case driver.JobProcess:
 		return w.processJob(ctx, j)

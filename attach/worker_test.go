@@ -620,3 +620,60 @@ func dueAttempts(t *testing.T, e *env) []int {
 	}
 	return out
 }
+
+// TestWorkerCapsEveryJobKind: a hook or digest job that keeps killing its
+// worker (claimed, never finished) is given up after MaxAttempts like a
+// process job, without running again.
+func TestWorkerCapsEveryJobKind(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, e *env) (check func(t *testing.T))
+	}{
+		{name: "hook", prepare: func(t *testing.T, e *env) func(t *testing.T) {
+			f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+			require.NoError(t, e.svc.Delete(context.Background(), wsA, f.ID, nil))
+			return nil
+		}},
+		{name: "digest", prepare: func(t *testing.T, e *env) func(t *testing.T) {
+			ctx := context.Background()
+			body := pdfBytes(3000)
+			up, err := e.svc.RequestUpload(ctx, wsA, attach.UploadRequest{FileName: "doc.pdf", MIMEType: "application/pdf", Size: int64(len(body))})
+			require.NoError(t, err)
+			w, err := e.storage.NewWriter(ctx, up.Key, nil)
+			require.NoError(t, err)
+			_, err = w.Write(body)
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			f, err := e.svc.Confirm(ctx, wsA, up.ID)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(f.Digest, "md5:"))
+			return func(t *testing.T) {
+				got, err := e.svc.File(ctx, wsA, f.ID)
+				require.NoError(t, err)
+				assert.True(t, strings.HasPrefix(got.Digest, "md5:"), "the digest job did not run again")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var called atomic.Int32
+			e := newEnv(t, func(o *attach.Options) {
+				o.OnDeleted = func(context.Context, *attach.File) error { called.Add(1); return nil }
+			})
+			check := tt.prepare(t, e)
+			ctx := context.Background()
+			for range 2 { // two workers die holding it
+				jobs, err := e.store.ClaimJobs(ctx, &driver.JobClaim{Owner: "dying", Now: e.clock.Now(), Lease: time.Minute, Limit: 10})
+				require.NoError(t, err)
+				require.Len(t, jobs, 1)
+				e.clock.Advance(time.Minute)
+			}
+			assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, &attach.WorkerOptions{MaxAttempts: 2})))
+			assert.Zero(t, called.Load(), "the hook did not run again")
+			assert.Empty(t, dueAttempts(t, e), "the job is gone")
+			if check != nil {
+				check(t)
+			}
+		})
+	}
+}
