@@ -121,6 +121,10 @@ func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
 		case err != nil && s.opts.ScanFailOpen:
 			s.log.WarnContext(ctx, "attach: virus scan failed; file accepted unscanned (ScanFailOpen)",
 				"file", f.ID, "version", f.Version, "err", err)
+		case errors.Is(err, driver.ErrScanLimit):
+			// No retry gives a verdict: fail closed at once.
+			s.log.WarnContext(ctx, "attach: file too large to scan; failed", "file", f.ID, "version", f.Version, "err", err)
+			return w.settle(ctx, j, StatusFailed, CodeFileTooLarge, "virus scan failed: the file exceeds the scanner's size limit")
 		case err != nil:
 			return &stepError{step: "virus scan", err: err}
 		case res.Infected:

@@ -677,3 +677,45 @@ func TestWorkerCapsEveryJobKind(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerScanSizeLimitFailsAtOnce: content the scanner will not scan
+// (clamd's StreamMaxLength) gets no verdict however often it is retried,
+// so the file fails closed at the first attempt, with a reason that names
+// the limit.
+func TestWorkerScanSizeLimitFailsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var served sync.WaitGroup
+	t.Cleanup(served.Wait)
+	var scans atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			served.Add(1)
+			go func() { // a clamd past its StreamMaxLength: it stops the stream
+				defer served.Done()
+				scans.Add(1)
+				buf := make([]byte, 10)
+				_, _ = io.ReadFull(c, buf)
+				_, _ = io.WriteString(c, "INSTREAM size limit exceeded. ERROR\x00")
+				c.Close()
+			}()
+		}
+	}()
+	e := newEnv(t, func(o *attach.Options) { o.Scanner = clamav.New("tcp://"+ln.Addr().String(), nil) })
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, &attach.WorkerOptions{RetryDelay: time.Minute})))
+	assert.Equal(t, int32(1), scans.Load(), "not retried")
+	st := status(t, e, f.ID)
+	require.Equal(t, attach.StatusFailed, st.Status)
+	require.NotNil(t, st.Error)
+	assert.Equal(t, attach.CodeFileTooLarge, st.Error.Code)
+	assert.Contains(t, st.Error.Message, "size limit")
+	assert.Empty(t, dueAttempts(t, e), "the job is finished")
+	_, err = e.svc.DownloadURL(context.Background(), wsA, f.ID, nil)
+	assert.Equal(t, attach.CodeConflict, attach.CodeOf(err), "never served unscanned")
+}
