@@ -54,7 +54,8 @@ const (
 //     first-version file that never got content;
 //   - temporary files past their expiry (Options.TemporaryTTL after
 //     confirmation), rows and bytes;
-//   - deleted files past Options.Retention, rows and bytes;
+//   - deleted files past Options.Retention (and a margin for clock skew
+//     between replicas), rows and bytes;
 //   - objects under the library's key layout that no row references and
 //     that are older than Options.OrphanGrace, and the temporary files
 //     of writes a crash cut short (driver.TempSweeper) as old.
@@ -96,6 +97,7 @@ func (s *Service) sweepTickets(ctx context.Context, r *SweepReport, before time.
 		if err != nil {
 			return wrap(err, "expired uploads")
 		}
+		progress := false
 		for _, up := range ups {
 			// Bytes first, rows last: a step that fails leaves the ticket
 			// pending, so the next Sweep finds it and finishes. Nothing can
@@ -111,31 +113,37 @@ func (s *Service) sweepTickets(ctx context.Context, r *SweepReport, before time.
 				}
 				if dropped {
 					r.ExpiredTickets++
+					progress = true
 					continue
 				}
 			}
 			err := s.store.ExpireUpload(ctx, up.Workspace, up.ID)
 			if errors.Is(err, driver.ErrPrecondition) || errors.Is(err, driver.ErrNotFound) {
+				progress = true
 				continue // settled meanwhile, or swept by another replica
 			}
 			if err != nil {
 				return wrap(err, "expire upload")
 			}
 			r.ExpiredTickets++
+			progress = true
 		}
-		if len(ups) < sweepBatch {
-			return nil
+		if len(ups) < sweepBatch || !progress {
+			return nil // done, or the same failing tickets again: the next Sweep retries
 		}
 	}
 	return nil
 }
 
 // dropContentless removes the rows of a file (its tickets included) whose
-// latest ticket expired before the file ever had content, and reports
+// latest ticket expired before the file ever had content, or that was
+// deleted (kept for Options.Retention) before it had any, and reports
 // whether it did; false means the ticket alone is to expire.
 func (s *Service) dropContentless(ctx context.Context, up *driver.UploadRecord) (bool, error) {
+	deleted := false
 	f, err := s.store.File(ctx, up.Workspace, up.FileID)
 	if errors.Is(err, driver.ErrNotFound) {
+		deleted = true
 		f, err = s.store.DeletedFile(ctx, up.Workspace, up.FileID)
 	}
 	if errors.Is(err, driver.ErrNotFound) {
@@ -147,12 +155,17 @@ func (s *Service) dropContentless(ctx context.Context, up *driver.UploadRecord) 
 	if f.Version != 0 {
 		return false, nil
 	}
-	latest, err := s.store.LatestUpload(ctx, up.Workspace, up.FileID)
-	if err != nil {
-		return false, err
-	}
-	if latest.ID != up.ID {
-		return false, nil
+	if !deleted {
+		// A deleted file has no live ticket (and LatestUpload does not see
+		// it): it goes with any expired one. A live file goes with its
+		// latest only.
+		latest, err := s.store.LatestUpload(ctx, up.Workspace, up.FileID)
+		if err != nil {
+			return false, err
+		}
+		if latest.ID != up.ID {
+			return false, nil
+		}
 	}
 	err = s.store.PurgeFile(ctx, up.Workspace, up.FileID)
 	if errors.Is(err, driver.ErrNotFound) {
@@ -162,7 +175,13 @@ func (s *Service) dropContentless(ctx context.Context, up *driver.UploadRecord) 
 }
 
 func (s *Service) sweepFiles(ctx context.Context, r *SweepReport, now time.Time) error {
-	q := &driver.SweepQuery{DeletedBefore: now.Add(-s.opts.Retention), ExpiredBefore: now, Limit: sweepBatch}
+	deletedBefore := now
+	if s.opts.Retention > 0 {
+		// Undelete (maybe on another replica, by its clock) allows the
+		// whole window; the margin keeps what it may still restore.
+		deletedBefore = now.Add(-s.opts.Retention - sweepMargin)
+	}
+	q := &driver.SweepQuery{DeletedBefore: deletedBefore, ExpiredBefore: now, Limit: sweepBatch}
 	for range sweepBatches {
 		files, err := s.store.SweepFiles(ctx, q)
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attachkit/attachkit/attach"
+	"github.com/attachkit/attachkit/driver"
+	"github.com/attachkit/attachkit/internal/faults"
 )
 
 // newJanitorEnv is newEnv with the clock at the real time, so that the
@@ -108,7 +110,7 @@ func TestSweepTemporaryAndDeleted(t *testing.T) {
 
 	e.clock.Advance(59 * time.Minute)
 	assert.Zero(t, sweep(t, e), "within the retention window")
-	e.clock.Advance(2 * time.Minute)
+	e.clock.Advance(7 * time.Minute) // past the window and the margin
 	assert.Equal(t, attach.SweepReport{DeletedFiles: 1, Objects: 1}, sweep(t, e))
 	_, err = e.svc.Undelete(ctx, wsA, deleted.ID)
 	assert.Equal(t, attach.CodeNotFound, attach.CodeOf(err))
@@ -193,4 +195,71 @@ func TestSweepConcurrent(t *testing.T) {
 	assert.Equal(t, attach.SweepReport{ExpiredTickets: 5, TemporaryFiles: 5, Objects: 10, Orphans: 5}, sum)
 	assert.Empty(t, e.objects(t))
 	assert.Zero(t, sweep(t, e))
+}
+
+// TestSweepDeletedContentlessTickets: with Retention, a file deleted
+// before it ever had content goes with its expired ticket, and a batch of
+// such tickets never starves the tickets behind it.
+func TestSweepDeletedContentlessTickets(t *testing.T) {
+	e := newJanitorEnv(t, func(o *attach.Options) { o.Retention = 24 * time.Hour })
+	ctx := context.Background()
+	const n = 101 // more than one batch
+	var deleted []*attach.Upload
+	for range n {
+		up := e.abandoned(t, nil)
+		require.NoError(t, e.svc.Delete(ctx, wsA, up.ID, nil))
+		deleted = append(deleted, up)
+	}
+	e.clock.Advance(time.Second)
+	behind := e.abandoned(t, pdfBytes(1500))
+
+	e.clock.Advance(2 * time.Hour)
+	assert.Equal(t, attach.SweepReport{ExpiredTickets: n + 1, Objects: 1}, sweep(t, e),
+		"every expired ticket, the deleted files' and the one behind them")
+	_, err := e.svc.File(ctx, wsA, behind.ID)
+	assert.Equal(t, attach.CodeNotFound, attach.CodeOf(err), "the ticket behind the batch was reached")
+	for _, up := range deleted {
+		_, err := e.store.Upload(ctx, wsA.Workspace, up.UploadID)
+		require.ErrorIs(t, err, driver.ErrNotFound, "the contentless file went with its ticket")
+		_, err = e.svc.Undelete(ctx, wsA, up.ID)
+		require.Equal(t, attach.CodeNotFound, attach.CodeOf(err))
+	}
+	assert.Zero(t, sweep(t, e), "nothing left")
+	e.clock.Advance(24 * time.Hour)
+	assert.Zero(t, sweep(t, e), "nothing left after the window")
+}
+
+// TestSweepTicketsStopWithoutProgress: a batch of expired tickets that all
+// fail is read once per Sweep, not again and again; the next Sweep retries.
+func TestSweepTicketsStopWithoutProgress(t *testing.T) {
+	e := newJanitorEnv(t, nil)
+	for range 100 {
+		e.abandoned(t, nil)
+	}
+	e.clock.Advance(2 * time.Hour)
+	svc, in := withFaults(t, e, nil)
+	in.Arm(faults.Fault{Op: "File", Kind: faults.Fail, Every: true})
+	r, err := svc.Sweep(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, r.ExpiredTickets)
+	assert.Equal(t, 100, in.Calls("File"), "one pass over the stuck batch")
+	in.Clear()
+	assert.Equal(t, 100, sweep(t, e).ExpiredTickets, "the next Sweep finishes")
+}
+
+// TestSweepRetentionMargin: a deleted file is purged only a clock-skew
+// margin (5 minutes) after its retention window, so an Undelete another
+// replica still allows, by its own clock, finds it.
+func TestSweepRetentionMargin(t *testing.T) {
+	e := newJanitorEnv(t, func(o *attach.Options) { o.Retention = time.Hour })
+	ctx := context.Background()
+	f := e.upload(t, wsA, "gone.pdf", "application/pdf", pdfBytes(1400))
+	require.NoError(t, e.svc.Delete(ctx, wsA, f.ID, nil))
+
+	e.clock.Advance(time.Hour + time.Second)
+	assert.Zero(t, sweep(t, e), "just past the window: within the margin")
+	e.clock.Advance(5*time.Minute - 2*time.Second)
+	assert.Zero(t, sweep(t, e), "still within the margin")
+	e.clock.Advance(2 * time.Second)
+	assert.Equal(t, attach.SweepReport{DeletedFiles: 1, Objects: 1}, sweep(t, e), "past window and margin")
 }

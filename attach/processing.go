@@ -113,9 +113,6 @@ func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
 	if err != nil {
 		return err
 	}
-	if j.Attempts > w.opts.MaxAttempts { // a job that keeps killing its worker
-		return w.giveUp(ctx, j, &stepError{step: "processing", err: errors.New(j.LastError)})
-	}
 	if s.opts.Scanner != nil {
 		res, err := w.scan(ctx, f)
 		switch {
@@ -124,6 +121,10 @@ func (w *Worker) processJob(ctx context.Context, j *driver.JobRecord) error {
 		case err != nil && s.opts.ScanFailOpen:
 			s.log.WarnContext(ctx, "attach: virus scan failed; file accepted unscanned (ScanFailOpen)",
 				"file", f.ID, "version", f.Version, "err", err)
+		case errors.Is(err, driver.ErrScanLimit):
+			// No retry gives a verdict: fail closed at once.
+			s.log.WarnContext(ctx, "attach: file too large to scan; failed", "file", f.ID, "version", f.Version, "err", err)
+			return w.settle(ctx, j, StatusFailed, CodeFileTooLarge, "virus scan failed: the file exceeds the scanner's size limit")
 		case err != nil:
 			return &stepError{step: "virus scan", err: err}
 		case res.Infected:
@@ -192,8 +193,11 @@ func (w *Worker) settle(ctx context.Context, j *driver.JobRecord, status Status,
 	if s.hook(event) != nil {
 		// The file as settled: the hook sees the outcome.
 		f, err := s.store.File(ctx, j.Workspace, j.FileID)
+		if errors.Is(err, driver.ErrNotFound) {
+			return w.complete(ctx, j) // deleted meanwhile: nothing to settle
+		}
 		if err != nil {
-			return w.complete(ctx, j)
+			return err // retried
 		}
 		f.Status, f.StatusCode, f.StatusReason, f.UpdatedAt = status, string(code), reason, st.At
 		hj, err := s.hookJob(event, f)

@@ -29,8 +29,10 @@ type WorkerOptions struct {
 	Lease time.Duration
 	// JobTimeout bounds one run of a job. Default 10m.
 	JobTimeout time.Duration
-	// MaxAttempts is how many times a job runs before it fails for good:
-	// a process job's file becomes failed. Default 5.
+	// MaxAttempts is how many times a job of any kind runs before it
+	// fails for good (a process job's file becomes failed); a job whose
+	// worker died running it counts that run, one handed back at shutdown
+	// does not. Default 5.
 	MaxAttempts int
 	// RetryDelay is the first backoff after a failed attempt; it doubles
 	// with every attempt (at most 10m), with jitter. Default 5s.
@@ -84,7 +86,8 @@ func NewWorker(svc *Service, opts *WorkerOptions) *Worker {
 
 // Run runs jobs until ctx is done, then waits for the jobs under way to
 // stop (they see ctx cancelled; their leases are released so another
-// worker, or the next start, takes them up at once) and returns nil.
+// worker, or the next start, takes them up at once, and the interrupted
+// attempts are not counted) and returns nil.
 // Errors of the metadata store are logged and retried, never returned.
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -161,8 +164,31 @@ func (w *Worker) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
+// claim leases up to n due jobs. Jobs a store returns beyond n are handed
+// back at once, their attempt uncounted, rather than held unrenewed until
+// a slot frees up.
 func (w *Worker) claim(ctx context.Context, n int) ([]driver.JobRecord, error) {
-	return w.svc.store.ClaimJobs(ctx, &driver.JobClaim{Owner: w.opts.ID, Now: w.svc.now(), Lease: w.opts.Lease, Limit: min(n, 100)})
+	n = min(n, 100)
+	jobs, err := w.svc.store.ClaimJobs(ctx, &driver.JobClaim{Owner: w.opts.ID, Now: w.svc.now(), Lease: w.opts.Lease, Limit: n})
+	if len(jobs) > n {
+		for i := range jobs[n:] {
+			w.release(ctx, &jobs[n+i], "more jobs claimed than asked for")
+		}
+		jobs = jobs[:n]
+	}
+	return jobs, err
+}
+
+// release hands a claimed job back without counting its attempt, so that
+// another worker (or the next start) takes it up at once.
+func (w *Worker) release(ctx context.Context, j *driver.JobRecord, why string) {
+	s := w.svc
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	err := s.store.ReleaseJob(rctx, j, s.now())
+	if err != nil && !errors.Is(err, driver.ErrPrecondition) {
+		s.log.WarnContext(ctx, "attach: handing a job back failed; its lease will expire", "job", j.ID, "why", why, "err", err)
+	}
 }
 
 // run runs one claimed job to its end: finished, retried or given up.
@@ -184,8 +210,8 @@ func (w *Worker) run(ctx context.Context, j *driver.JobRecord) {
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer rcancel()
 	switch {
-	case ctx.Err() != nil: // shutting down: hand the job back at once
-		err = s.store.RetryJob(rctx, j, s.now(), "interrupted: "+err.Error())
+	case ctx.Err() != nil: // shutting down: hand the job back at once, the attempt uncounted
+		err = s.store.ReleaseJob(rctx, j, s.now())
 	case j.Attempts >= w.opts.MaxAttempts:
 		err = w.giveUp(rctx, j, err)
 	default:
@@ -231,6 +257,9 @@ func (w *Worker) safely(ctx context.Context, j *driver.JobRecord) (err error) {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
+	if j.Attempts > w.opts.MaxAttempts { // a job that keeps killing its worker, of any kind
+		return w.giveUp(ctx, j, &stepError{step: "processing", err: errors.New(j.LastError)})
+	}
 	switch j.Kind {
 	case driver.JobProcess:
 		return w.processJob(ctx, j)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/attachkit/attachkit/blob"
 	"github.com/attachkit/attachkit/driver"
 	"github.com/attachkit/attachkit/internal/backendtest"
+	"github.com/attachkit/attachkit/internal/faults"
 	"github.com/attachkit/attachkit/meta/sqlite"
 	"github.com/attachkit/attachkit/scan/clamav"
 )
@@ -477,4 +479,243 @@ func TestWorkerRenewsLeases(t *testing.T) {
 	assert.Equal(t, 1, <-done)
 	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
 	assert.Equal(t, int32(1), ran.Load(), "the step ran once")
+}
+
+// withFaults returns a Service like e's (options changed by mod) whose
+// metadata store is e's behind a fault injector.
+func withFaults(t *testing.T, e *env, mod func(*attach.Options)) (*attach.Service, *faults.Injector) {
+	t.Helper()
+	in := &faults.Injector{}
+	opts := &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
+		BaseURL:     baseURL,
+		Now:         e.clock.Now,
+	}
+	if mod != nil {
+		mod(opts)
+	}
+	svc, err := attach.New(e.storage, &faults.MetaStore{MetaStore: e.store, In: in}, opts)
+	require.NoError(t, err)
+	return svc, in
+}
+
+// TestWorkerSettleReadFailureRetried: with a hook configured, a failed
+// read of the file while settling retries the job; it neither drops the
+// job nor leaves the file processing.
+func TestWorkerSettleReadFailureRetried(t *testing.T) {
+	hooks := &hookLog{}
+	mod := func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "noop", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error { return nil }}}
+		o.OnReady = hooks.hook("ready")
+	}
+	e := newEnv(t, mod)
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	svc, in := withFaults(t, e, mod)
+	in.Arm(faults.Fault{Op: "File", Nth: 2, Kind: faults.Fail}) // the job's first read passes, settle's fails
+	w := attach.NewWorker(svc, &attach.WorkerOptions{RetryDelay: time.Second})
+	assert.Equal(t, 1, runDue(t, w))
+	require.Len(t, in.Fired(), 1)
+	assert.Equal(t, attach.StatusProcessing, status(t, e, f.ID).Status)
+
+	e.clock.Advance(time.Minute)
+	assert.Equal(t, 2, runDue(t, w), "the process job again, then its hook")
+	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
+	assert.Equal(t, []string{"ready:" + f.ID + ":ready"}, hooks.list())
+}
+
+// greedyStore claims more jobs than asked: a store that breaks the claim
+// limit, which a real one cannot be made to do on cue.
+type greedyStore struct {
+	driver.MetaStore
+}
+
+func (g greedyStore) ClaimJobs(ctx context.Context, c *driver.JobClaim) ([]driver.JobRecord, error) {
+	more := *c
+	more.Limit += 2
+	return g.MetaStore.ClaimJobs(ctx, &more)
+}
+
+// TestWorkerHandsBackExtraClaims: jobs claimed beyond the worker's free
+// slots are handed back at once, without counting an attempt, instead of
+// running past Concurrency.
+func TestWorkerHandsBackExtraClaims(t *testing.T) {
+	var running, most atomic.Int32
+	count := attach.Processor{Name: "count", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	}}
+	e := newEnv(t, func(o *attach.Options) { o.Processors = []attach.Processor{count} })
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, e.upload(t, wsA, fmt.Sprintf("doc%d.pdf", i), "application/pdf", pdfBytes(2000)).ID)
+	}
+	svc, err := attach.New(e.storage, greedyStore{e.store}, &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: bytes.Repeat([]byte("s"), 32)}},
+		BaseURL:     baseURL, Now: e.clock.Now,
+		Processors: []attach.Processor{count},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, runDue(t, attach.NewWorker(svc, &attach.WorkerOptions{Concurrency: 1, MaxAttempts: 1})))
+	assert.Equal(t, int32(1), most.Load(), "one job at a time")
+	for _, id := range ids {
+		assert.Equal(t, attach.StatusReady, status(t, e, id).Status, "handed-back claims cost no attempt")
+	}
+}
+
+// TestWorkerShutdownCostsNoAttempt: a job a shutting-down worker hands
+// back is not counted, so rolling restarts never fail a clean file.
+func TestWorkerShutdownCostsNoAttempt(t *testing.T) {
+	started := make(chan struct{}, 1)
+	var interrupt atomic.Bool
+	interrupt.Store(true)
+	e := newEnv(t, func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "slow", Run: func(ctx context.Context, _ *attach.Service, _ *attach.ProcessInput) error {
+			if !interrupt.Load() {
+				return nil
+			}
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}}}
+	})
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	opts := &attach.WorkerOptions{MaxAttempts: 2, PollInterval: 10 * time.Millisecond, SweepInterval: -1}
+	for range 4 { // four restarts
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- attach.NewWorker(e.svc, opts).Run(ctx) }()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the job did not start")
+		}
+		cancel()
+		require.NoError(t, <-done)
+		assert.Equal(t, []int{0}, dueAttempts(t, e), "handed back at once, the interrupted attempt not counted")
+	}
+	interrupt.Store(false)
+	assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, opts)))
+	assert.Equal(t, attach.StatusReady, status(t, e, f.ID).Status)
+}
+
+// dueAttempts returns the attempts counted so far of every due job (a
+// leased one is not due), peeking with a claim it hands back uncounted.
+func dueAttempts(t *testing.T, e *env) []int {
+	t.Helper()
+	ctx := context.Background()
+	jobs, err := e.store.ClaimJobs(ctx, &driver.JobClaim{Owner: "probe", Now: e.clock.Now(), Lease: time.Minute, Limit: 100})
+	require.NoError(t, err)
+	var out []int
+	for i := range jobs {
+		out = append(out, jobs[i].Attempts-1)
+		require.NoError(t, e.store.ReleaseJob(ctx, &jobs[i], e.clock.Now()))
+	}
+	return out
+}
+
+// TestWorkerCapsEveryJobKind: a hook or digest job that keeps killing its
+// worker (claimed, never finished) is given up after MaxAttempts like a
+// process job, without running again.
+func TestWorkerCapsEveryJobKind(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, e *env) (check func(t *testing.T))
+	}{
+		{name: "hook", prepare: func(t *testing.T, e *env) func(t *testing.T) {
+			f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+			require.NoError(t, e.svc.Delete(context.Background(), wsA, f.ID, nil))
+			return nil
+		}},
+		{name: "digest", prepare: func(t *testing.T, e *env) func(t *testing.T) {
+			ctx := context.Background()
+			body := pdfBytes(3000)
+			up, err := e.svc.RequestUpload(ctx, wsA, attach.UploadRequest{FileName: "doc.pdf", MIMEType: "application/pdf", Size: int64(len(body))})
+			require.NoError(t, err)
+			w, err := e.storage.NewWriter(ctx, up.Key, nil)
+			require.NoError(t, err)
+			_, err = w.Write(body)
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			f, err := e.svc.Confirm(ctx, wsA, up.ID)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(f.Digest, "md5:"))
+			return func(t *testing.T) {
+				got, err := e.svc.File(ctx, wsA, f.ID)
+				require.NoError(t, err)
+				assert.True(t, strings.HasPrefix(got.Digest, "md5:"), "the digest job did not run again")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var called atomic.Int32
+			e := newEnv(t, func(o *attach.Options) {
+				o.OnDeleted = func(context.Context, *attach.File) error { called.Add(1); return nil }
+			})
+			check := tt.prepare(t, e)
+			ctx := context.Background()
+			for range 2 { // two workers die holding it
+				jobs, err := e.store.ClaimJobs(ctx, &driver.JobClaim{Owner: "dying", Now: e.clock.Now(), Lease: time.Minute, Limit: 10})
+				require.NoError(t, err)
+				require.Len(t, jobs, 1)
+				e.clock.Advance(time.Minute)
+			}
+			assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, &attach.WorkerOptions{MaxAttempts: 2})))
+			assert.Zero(t, called.Load(), "the hook did not run again")
+			assert.Empty(t, dueAttempts(t, e), "the job is gone")
+			if check != nil {
+				check(t)
+			}
+		})
+	}
+}
+
+// TestWorkerScanSizeLimitFailsAtOnce: content the scanner will not scan
+// (clamd's StreamMaxLength) gets no verdict however often it is retried,
+// so the file fails closed at the first attempt, with a reason that names
+// the limit.
+func TestWorkerScanSizeLimitFailsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var served sync.WaitGroup
+	t.Cleanup(served.Wait)
+	var scans atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			served.Add(1)
+			go func() { // a clamd past its StreamMaxLength: it stops the stream
+				defer served.Done()
+				scans.Add(1)
+				buf := make([]byte, 10)
+				_, _ = io.ReadFull(c, buf)
+				_, _ = io.WriteString(c, "INSTREAM size limit exceeded. ERROR\x00")
+				c.Close()
+			}()
+		}
+	}()
+	e := newEnv(t, func(o *attach.Options) { o.Scanner = clamav.New("tcp://"+ln.Addr().String(), nil) })
+	f := e.upload(t, wsA, "doc.pdf", "application/pdf", pdfBytes(2000))
+	assert.Equal(t, 1, runDue(t, attach.NewWorker(e.svc, &attach.WorkerOptions{RetryDelay: time.Minute})))
+	assert.Equal(t, int32(1), scans.Load(), "not retried")
+	st := status(t, e, f.ID)
+	require.Equal(t, attach.StatusFailed, st.Status)
+	require.NotNil(t, st.Error)
+	assert.Equal(t, attach.CodeFileTooLarge, st.Error.Code)
+	assert.Contains(t, st.Error.Message, "size limit")
+	assert.Empty(t, dueAttempts(t, e), "the job is finished")
+	_, err = e.svc.DownloadURL(context.Background(), wsA, f.ID, nil)
+	assert.Equal(t, attach.CodeConflict, attach.CodeOf(err), "never served unscanned")
 }

@@ -115,6 +115,15 @@ type JobStore interface {
 	// nothing changes).
 	RetryJob(ctx context.Context, j *JobRecord, runAt time.Time, lastError string) error
 
+	// ReleaseJob hands back a job whose attempt was interrupted before it
+	// ran to an outcome (a worker shutting down, or a claim it has no
+	// room for): the lease is released, the job is due again at once and
+	// the attempt its claim counted is uncounted; LastError is kept. It
+	// changes the job only while j holds its lease (else ErrPrecondition,
+	// nothing changes); at is the time of the change. j must not be used
+	// after it is released.
+	ReleaseJob(ctx context.Context, j *JobRecord, at time.Time) error
+
 	// Job returns a job by id, or ErrNotFound.
 	Job(ctx context.Context, id string) (*JobRecord, error)
 

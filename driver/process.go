@@ -19,10 +19,17 @@ type ScanResult struct {
 // Scan reads r until it has a verdict (usually to the end). It must return
 // a verdict only when it has one: a scanner it cannot reach, a timeout, a
 // protocol error or a size limit it cannot scan past are errors, so that
-// the caller can fail closed. Context errors are returned as they are.
+// the caller can fail closed. Content the scanner will never scan (past its
+// size limit) is an error matching ErrScanLimit, so that the caller fails
+// it at once rather than retrying. Context errors are returned as they
+// are.
 type Scanner interface {
 	Scan(ctx context.Context, r io.Reader) (*ScanResult, error)
 }
+
+// ErrScanLimit reports content a Scanner will not scan, such as content
+// past its size limit: no retry gives a verdict.
+var ErrScanLimit = errors.New("content exceeds the scanner's size limit")
 
 // Fit says how a preview fills its box.
 type Fit string

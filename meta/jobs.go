@@ -78,7 +78,7 @@ func (s *Store) EnqueueJobs(ctx context.Context, jobs []driver.JobRecord) error 
 	return s.fail(ctx, "enqueue jobs", err)
 }
 
-// skipLocked is the row-locking clause of the claim's inner select:
+// skipLocked is the row-locking clause of the claim's picking select:
 // PostgreSQL locks the picked rows and skips those another claimer holds,
 // so concurrent claimers take different jobs without waiting. SQLite's
 // immediate write transaction already serialises claimers.
@@ -89,9 +89,12 @@ func (s *Store) skipLocked() string {
 	return ""
 }
 
-// ClaimJobs leases due jobs; see driver.JobStore. The outer condition
-// repeats the due test so that a row re-read after a concurrent claim
-// committed is not claimed twice.
+// ClaimJobs leases due jobs; see driver.JobStore. The picked ids are a
+// materialised CTE, evaluated once, so that the planner cannot run the
+// limited select again (which, skipping locked rows, could pick others and
+// claim more than the limit). The outer condition repeats the due test so
+// that a row re-read after a concurrent claim committed is not claimed
+// twice.
 func (s *Store) ClaimJobs(ctx context.Context, c *driver.JobClaim) ([]driver.JobRecord, error) {
 	const op = "claim jobs"
 	switch {
@@ -106,11 +109,12 @@ func (s *Store) ClaimJobs(ctx context.Context, c *driver.JobClaim) ([]driver.Job
 	var out []driver.JobRecord
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, s.q(`UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
-			WHERE run_at <= ? AND lease_until <= ? AND id IN (
+		rows, err := tx.QueryContext(ctx, s.q(`WITH picked AS MATERIALIZED (
 				SELECT id FROM jobs WHERE run_at <= ? AND lease_until <= ? ORDER BY run_at, id LIMIT ?`+s.skipLocked()+`)
+			UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+			WHERE run_at <= ? AND lease_until <= ? AND id IN (SELECT id FROM picked)
 			RETURNING `+jobColumns),
-			c.Owner, micros(c.Now.Add(c.Lease)), now, now, now, now, now, c.Limit)
+			now, now, c.Limit, c.Owner, micros(c.Now.Add(c.Lease)), now, now, now)
 		if err != nil {
 			return err
 		}
@@ -186,6 +190,27 @@ func (s *Store) RetryJob(ctx context.Context, j *driver.JobRecord, runAt time.Ti
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET run_at = ?, lease_owner = '', lease_until = 0, last_error = ?, updated_at = ?
 			WHERE `+leaseHeld), micros(runAt), lastError, micros(runAt), j.ID, j.LeaseOwner, j.Attempts)
+		if err != nil {
+			return err
+		}
+		if oneRow(res) != nil {
+			return fmt.Errorf("job %s: lease lost: %w", j.ID, driver.ErrPrecondition)
+		}
+		return nil
+	})
+	return s.fail(ctx, op, err)
+}
+
+// ReleaseJob hands back an interrupted claim without counting its
+// attempt; see driver.JobStore.
+func (s *Store) ReleaseJob(ctx context.Context, j *driver.JobRecord, at time.Time) error {
+	const op = "release job"
+	if j == nil || j.LeaseOwner == "" || at.IsZero() {
+		return s.fail(ctx, op, invalid("release job: no lease or no time"))
+	}
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET lease_owner = '', lease_until = 0, attempts = attempts - 1, updated_at = ?
+			WHERE `+leaseHeld+` AND attempts > 0`), micros(at), j.ID, j.LeaseOwner, j.Attempts)
 		if err != nil {
 			return err
 		}

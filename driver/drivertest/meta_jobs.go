@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ func metaJobTests() []metaTest {
 		{name: "jobs lost lease cannot complete or retry", run: testJobsLostLease},
 		{name: "jobs renewed lease", run: testJobsRenew},
 		{name: "jobs retry reschedules", run: testJobsRetry},
+		{name: "jobs release uncounts the attempt", run: testJobsRelease},
+		{name: "jobs claim limit is respected", run: testJobsClaimLimit},
 		{name: "jobs commit stores jobs in its transaction", run: testJobsCommit},
 		{name: "jobs settle file", run: testJobsSettle},
 		{name: "jobs version status follows commit, copy and settle", run: testJobsVersionStatus},
@@ -131,6 +134,7 @@ func testJobsConcurrentClaim(t *testing.T, s driver.MetaStore) {
 				if !assert.NoError(t, err) || len(js) == 0 {
 					return
 				}
+				assert.LessOrEqual(t, len(js), 4, "claim limit")
 				mu.Lock()
 				for _, j := range js {
 					if prev, dup := seen[j.ID]; dup {
@@ -209,6 +213,70 @@ func testJobsRetry(t *testing.T, s driver.MetaStore) {
 	require.Len(t, js, 1)
 	assert.Equal(t, 2, js[0].Attempts)
 	assert.Equal(t, "scanner unreachable", js[0].LastError)
+}
+
+func testJobsRelease(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	require.NoError(t, s.EnqueueJobs(ctx, []driver.JobRecord{newJob("j1", at)}))
+	j := claim(t, s, "w1", at, 1)[0]
+	require.NoError(t, s.RetryJob(ctx, &j, at, "scanner unreachable"))
+	j = claim(t, s, "w1", at, 1)[0]
+	require.Equal(t, 2, j.Attempts)
+	require.NoError(t, s.ReleaseJob(ctx, &j, at.Add(time.Second)))
+	requireIs(t, s.ReleaseJob(ctx, &j, at.Add(time.Second)), driver.ErrPrecondition, "releasing twice")
+	got, err := s.Job(ctx, "j1")
+	require.NoError(t, err)
+	assert.Equal(t, "", got.LeaseOwner)
+	assert.Equal(t, 1, got.Attempts, "the released attempt is not counted")
+	assert.Equal(t, "scanner unreachable", got.LastError, "the last error is kept")
+	js := claim(t, s, "w2", at.Add(time.Second), 1)
+	require.Len(t, js, 1, "due again at once")
+	assert.Equal(t, 2, js[0].Attempts)
+	requireIs(t, s.ReleaseJob(ctx, &j, at.Add(time.Second)), driver.ErrPrecondition, "a stale claim releases")
+	require.NoError(t, s.CompleteJob(ctx, &js[0]))
+}
+
+// testJobsClaimLimit: a claim never leases more than its Limit, also
+// while other claimers take jobs at the same time.
+func testJobsClaimLimit(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	const n = 200
+	jobs := make([]driver.JobRecord, n)
+	for i := range jobs {
+		jobs[i] = newJob(fmt.Sprintf("j%03d", i), at.Add(time.Duration(i%7)*time.Millisecond))
+	}
+	require.NoError(t, s.EnqueueJobs(ctx, jobs))
+	now := at.Add(time.Minute)
+	assert.Len(t, claim(t, s, "w0", now, 3), 3)
+	var (
+		wg      sync.WaitGroup
+		claimed sync.Map
+		total   atomic.Int64
+	)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w+1)
+			limit := 1 + w%3
+			for {
+				js, err := s.ClaimJobs(ctx, &driver.JobClaim{Owner: owner, Now: now, Lease: time.Minute, Limit: limit})
+				if !assert.NoError(t, err) || len(js) == 0 {
+					return
+				}
+				assert.LessOrEqual(t, len(js), limit, "claim limit under concurrency")
+				for _, j := range js {
+					_, dup := claimed.LoadOrStore(j.ID, owner)
+					assert.False(t, dup, "job %s claimed twice", j.ID)
+				}
+				total.Add(int64(len(js)))
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(n-3), total.Load(), "every job claimed once")
 }
 
 func testJobsCommit(t *testing.T, s driver.MetaStore) {

@@ -138,8 +138,17 @@ func parseAddr(addr string) (network, address string, err error) {
 }
 
 // ErrSizeLimit reports content longer than clamd's StreamMaxLength: clamd
-// stopped reading it, so there is no verdict.
-var ErrSizeLimit = errors.New("clamav: content exceeds clamd's stream size limit (StreamMaxLength)")
+// stopped reading it, so there is no verdict. It also matches
+// driver.ErrScanLimit.
+var ErrSizeLimit error = sizeLimitError{}
+
+type sizeLimitError struct{}
+
+func (sizeLimitError) Error() string {
+	return "clamav: content exceeds clamd's stream size limit (StreamMaxLength)"
+}
+
+func (sizeLimitError) Is(target error) bool { return target == driver.ErrScanLimit }
 
 // maxReply bounds what Scan and Ping read from clamd.
 const maxReply = 4096
