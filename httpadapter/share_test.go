@@ -3,11 +3,15 @@ package httpadapter
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,4 +464,40 @@ func TestVerifyRoute(t *testing.T) {
 	c.do(t, http.MethodPost, "/urls/verify", map[string]any{}).requireError(t, http.StatusBadRequest, attach.CodeInvalidRequest)
 	c.do(t, http.MethodPost, "/urls/verify", map[string]any{"url": 5}).requireError(t, http.StatusBadRequest, attach.CodeInvalidRequest)
 	e.as("", "").do(t, http.MethodPost, "/urls/verify", map[string]any{"url": dl}).requireError(t, http.StatusUnauthorized, attach.CodeUnauthorized)
+}
+
+// TestInternalErrorLogsNoLinkToken: a 500 on a public link route is logged
+// with the route pattern, never with the link's secret token.
+func TestInternalErrorLogsNoLinkToken(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	e := newShareEnv(t, nil, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))
+	})
+	c := e.as(keyA, "u1")
+	f := c.upload(t, "a.png", "image/png", pngFile(t, 4, 4))
+	l := c.createLink(t, f.ID, nil)
+	u, err := url.Parse(*l.URL)
+	require.NoError(t, err)
+	token := strings.Split(strings.TrimPrefix(u.Path, "/v1/public/links/"), "/")[0]
+	require.NotEmpty(t, token)
+
+	require.NoError(t, e.store.(io.Closer).Close()) // every lookup now fails
+	e.fetch(t, http.MethodGet, *l.URL, nil, nil).requireError(t, http.StatusInternalServerError, attach.CodeInternal)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, logs.String(), "internal error")
+	assert.NotContains(t, logs.String(), token)
+	assert.Contains(t, logs.String(), "/public/links/{linkId}/{fileName}")
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
