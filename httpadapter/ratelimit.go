@@ -127,15 +127,7 @@ func (l *limiter) reserve(class RateClass, key string, take bool) (time.Duration
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := bucketKey{class, key}
-	b := l.buckets[k]
-	if b == nil {
-		if len(l.buckets) >= l.maxKeys {
-			l.evict(now)
-		}
-		b = rate.NewLimiter(r.Limit, r.Burst)
-		l.buckets[k] = b
-	}
+	b := l.bucket(class, key, r, now)
 	if tokens := b.TokensAt(now); tokens < 1 {
 		if r.Limit == 0 {
 			return time.Hour, false
@@ -146,6 +138,45 @@ func (l *limiter) reserve(class RateClass, key string, take bool) (time.Duration
 		b.AllowN(now, 1)
 	}
 	return 0, true
+}
+
+// take reserves one token of class's bucket for key and returns a refund
+// that gives it back, or how long to wait when there is none.
+func (l *limiter) take(class RateClass, key string) (refund func(), wait time.Duration, ok bool) {
+	r, ok := l.rates[class]
+	if !ok || r.Limit == rate.Inf {
+		return func() {}, 0, true
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(class, key, r, now)
+	res := b.ReserveN(now, 1)
+	if !res.OK() { // a zero limit with its burst spent
+		return nil, time.Hour, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return nil, d, false
+	}
+	// A reservation gives its token back only when cancelled no later than
+	// it acted: cancel at its own time.
+	return func() { res.CancelAt(now) }, 0, true
+}
+
+// bucket returns class's bucket for key, made at rate r if new. Called
+// with l.mu held.
+func (l *limiter) bucket(class RateClass, key string, r Rate, now time.Time) *rate.Limiter {
+	k := bucketKey{class, key}
+	b := l.buckets[k]
+	if b == nil {
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = rate.NewLimiter(r.Limit, r.Burst)
+		l.buckets[k] = b
+	}
+	return b
 }
 
 // evict forgets the buckets that have refilled (a fresh bucket is the
@@ -255,17 +286,21 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, class RateClass,
 	return h.limit(w, r, class, key, true)
 }
 
-// gate refuses a client whose class budget is spent, without taking from
-// it: for classes that count only failures (see miss).
-func (h *Handler) gate(w http.ResponseWriter, r *http.Request, class RateClass) error {
-	return h.limit(w, r, class, "", false)
-}
-
-// miss counts one failure of the client against class.
-func (h *Handler) miss(r *http.Request, class RateClass) {
-	if h.lim != nil {
-		h.lim.reserve(class, h.lim.clientAddr(r), true)
+// charge takes one token of class from the client before the work it
+// pays for, for classes that count only failures: it answers a
+// rate_limited error (after setting Retry-After on w) when none is left,
+// else a refund to call when the work turned out not to be a failure.
+// Taking the token first bounds the lookups of concurrent requests by
+// the tokens left; a refund returns it.
+func (h *Handler) charge(w http.ResponseWriter, r *http.Request, class RateClass) (refund func(), err error) {
+	if h.lim == nil {
+		return func() {}, nil
 	}
+	refund, wait, ok := h.lim.take(class, h.lim.clientAddr(r))
+	if ok {
+		return refund, nil
+	}
+	return nil, rateLimited(w, wait)
 }
 
 func (h *Handler) limit(w http.ResponseWriter, r *http.Request, class RateClass, key string, take bool) error {
@@ -279,6 +314,11 @@ func (h *Handler) limit(w http.ResponseWriter, r *http.Request, class RateClass,
 	if ok {
 		return nil
 	}
+	return rateLimited(w, wait)
+}
+
+// rateLimited sets Retry-After on w and returns the rate_limited error.
+func rateLimited(w http.ResponseWriter, wait time.Duration) error {
 	secs := int64(math.Ceil(wait.Seconds()))
 	secs = max(secs, 1)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))

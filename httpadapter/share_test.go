@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/attachkit/attachkit/attach"
 	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/driver"
 	"github.com/attachkit/attachkit/meta/sqlite"
 )
 
@@ -500,4 +503,67 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestLinkGuessingConcurrent: concurrent guesses cannot outrun the miss
+// budget: each takes its token before the lookup, so a burst of one lets
+// one guess be looked up, however many are in flight.
+func TestLinkGuessingConcurrent(t *testing.T) {
+	var lookups atomic.Int32
+	slow := func(e *env, _ *attach.Options) {
+		e.store = &slowLookups{MetaStore: e.store, n: &lookups}
+	}
+	e := newShareEnv(t, slow, trustLoopback(map[RateClass]Rate{RateLinkMiss: {Limit: rate.Every(time.Hour), Burst: 1}}))
+	const n = 64
+	var (
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+		statuses [n]int
+	)
+	client := e.srv.Client()
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			u := e.srv.URL + "/v1/public/links/" + strings.Repeat("C", 31) + string(rune('A'+i%26)) + "/a.png"
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+			if !assert.NoError(t, err) {
+				return
+			}
+			req.Header.Set("X-Forwarded-For", "203.0.113.50")
+			resp, err := client.Do(req)
+			if !assert.NoError(t, err) {
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	var looked, refused int
+	for _, s := range statuses {
+		switch s {
+		case http.StatusNotFound:
+			looked++
+		case http.StatusTooManyRequests:
+			refused++
+		}
+	}
+	assert.Equal(t, 1, looked, "lookups beyond the burst")
+	assert.Equal(t, n-1, refused)
+	assert.EqualValues(t, 1, lookups.Load())
+}
+
+// slowLookups holds every link lookup a moment, so that concurrent
+// requests are all in flight at once.
+type slowLookups struct {
+	driver.MetaStore
+	n *atomic.Int32
+}
+
+func (s *slowLookups) LinkByToken(ctx context.Context, tokenHash string) (*driver.LinkRecord, *driver.FileRecord, error) {
+	s.n.Add(1)
+	time.Sleep(50 * time.Millisecond)
+	return s.MetaStore.LinkByToken(ctx, tokenHash)
 }
