@@ -67,8 +67,9 @@ type RateLimitOptions struct {
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For header is believed: for a request from one of them,
 	// the client is the right-most address of the header that is not
-	// itself a trusted proxy. Default none: the client is RemoteAddr and
-	// X-Forwarded-For is ignored.
+	// itself a trusted proxy (entries may carry a port; clients named by an
+	// entry that cannot be parsed share one bucket). Default none: the
+	// client is RemoteAddr and X-Forwarded-For is ignored.
 	TrustedProxies []netip.Prefix
 	// MaxKeys bounds the clients tracked at once, over all classes.
 	// Idle clients (whose bucket has refilled) are forgotten first.
@@ -203,12 +204,18 @@ func (l *limiter) size() int {
 	return len(l.buckets)
 }
 
+// unparsedHopKey is the one bucket of every client whose address a
+// trusted proxy reported in a form that cannot be parsed: they share it
+// rather than the proxy's own.
+const unparsedHopKey = "xff:unparsed"
+
 // maxForwardedHops bounds the X-Forwarded-For entries examined.
 const maxForwardedHops = 32
 
 // clientAddr returns the key of the request's client: its address (an
 // IPv6 address's /64), from RemoteAddr, or from X-Forwarded-For when
-// RemoteAddr is a trusted proxy.
+// RemoteAddr is a trusted proxy (unparsedHopKey when the hop that names
+// the client cannot be parsed).
 func (l *limiter) clientAddr(r *http.Request) string {
 	addr, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -225,9 +232,9 @@ func (l *limiter) clientAddr(r *http.Request) string {
 			hops = append(hops, strings.Split(v, ",")...)
 		}
 		for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops; i, n = i-1, n+1 {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break // the hop a trusted proxy saw is the last one we know
+			a, ok := parseHop(hops[i])
+			if !ok { // a client we cannot name: not the proxy's bucket either
+				return unparsedHopKey
 			}
 			client = a.Unmap()
 			if !l.isTrusted(client) {
@@ -240,6 +247,27 @@ func (l *limiter) clientAddr(r *http.Request) string {
 		return p.String()
 	}
 	return client.String()
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, with or without
+// a port ("198.51.100.1:5555", "[2001:db8::1]:443"), an IPv6 address in
+// brackets included.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	if in, ok := strings.CutPrefix(s, "["); ok {
+		if in, ok := strings.CutSuffix(in, "]"); ok {
+			if a, err := netip.ParseAddr(in); err == nil {
+				return a, true
+			}
+		}
+	}
+	return netip.Addr{}, false
 }
 
 func (l *limiter) isTrusted(a netip.Addr) bool {
