@@ -1,10 +1,12 @@
 package httpadapter
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,13 +73,15 @@ type RateLimitOptions struct {
 	// entry that cannot be parsed share one bucket). Default none: the
 	// client is RemoteAddr and X-Forwarded-For is ignored.
 	TrustedProxies []netip.Prefix
-	// MaxKeys bounds the clients tracked at once, over all classes.
-	// Idle clients (whose bucket has refilled) are forgotten first.
-	// Default 50000.
+	// MaxKeys bounds the clients tracked at once in each class, so that
+	// a flood in one class never forgets another's. Idle clients (whose
+	// bucket has refilled) are forgotten first, then those closest to
+	// full, so exhausted buckets are the last to go. Default 50000.
 	MaxKeys int
 }
 
-// limiter holds one token bucket per class and client.
+// limiter holds one token bucket per class and client, each class's
+// buckets in their own bounded map.
 type limiter struct {
 	rates   map[RateClass]Rate
 	trusted []netip.Prefix
@@ -85,19 +89,14 @@ type limiter struct {
 	now     func() time.Time
 
 	mu      sync.Mutex
-	buckets map[bucketKey]*rate.Limiter
-}
-
-type bucketKey struct {
-	class RateClass
-	key   string
+	buckets map[RateClass]map[string]*rate.Limiter
 }
 
 func newLimiter(o *RateLimitOptions) (*limiter, error) {
 	if o != nil && o.Disabled {
 		return nil, nil
 	}
-	l := &limiter{rates: DefaultRates(), maxKeys: 50000, now: time.Now, buckets: map[bucketKey]*rate.Limiter{}}
+	l := &limiter{rates: DefaultRates(), maxKeys: 50000, now: time.Now, buckets: map[RateClass]map[string]*rate.Limiter{}}
 	if o == nil {
 		return l, nil
 	}
@@ -168,32 +167,50 @@ func (l *limiter) take(class RateClass, key string) (refund func(), wait time.Du
 // bucket returns class's bucket for key, made at rate r if new. Called
 // with l.mu held.
 func (l *limiter) bucket(class RateClass, key string, r Rate, now time.Time) *rate.Limiter {
-	k := bucketKey{class, key}
-	b := l.buckets[k]
+	m := l.buckets[class]
+	if m == nil {
+		m = map[string]*rate.Limiter{}
+		l.buckets[class] = m
+	}
+	b := m[key]
 	if b == nil {
-		if len(l.buckets) >= l.maxKeys {
-			l.evict(now)
+		if len(m) >= l.maxKeys {
+			l.evict(m, now)
 		}
 		b = rate.NewLimiter(r.Limit, r.Burst)
-		l.buckets[k] = b
+		m[key] = b
 	}
 	return b
 }
 
-// evict forgets the buckets that have refilled (a fresh bucket is the
-// same), then, if a flood of clients left too many, arbitrary ones down
-// to half the bound. Called with l.mu held.
-func (l *limiter) evict(now time.Time) {
-	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(b.Burst()) {
-			delete(l.buckets, k)
-		}
+// evict forgets the buckets of one class that have refilled (a fresh
+// bucket is the same), then, if a flood of clients left too many, those
+// with the most tokens (closest to a fresh bucket) down to half the
+// bound: an exhausted bucket is the last forgotten. Called with l.mu
+// held.
+func (l *limiter) evict(m map[string]*rate.Limiter, now time.Time) {
+	type entry struct {
+		key    string
+		tokens float64
 	}
-	for k := range l.buckets { // map order is unspecified: arbitrary victims
-		if len(l.buckets) < l.maxKeys/2 {
+	var rest []entry
+	for k, b := range m {
+		tokens := b.TokensAt(now)
+		if tokens >= float64(b.Burst()) {
+			delete(m, k)
+			continue
+		}
+		rest = append(rest, entry{k, tokens})
+	}
+	if len(m) < l.maxKeys/2 {
+		return
+	}
+	slices.SortFunc(rest, func(a, b entry) int { return cmp.Compare(b.tokens, a.tokens) })
+	for _, e := range rest {
+		if len(m) < l.maxKeys/2 {
 			break
 		}
-		delete(l.buckets, k)
+		delete(m, e.key)
 	}
 }
 
@@ -201,7 +218,11 @@ func (l *limiter) evict(now time.Time) {
 func (l *limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	n := 0
+	for _, m := range l.buckets {
+		n += len(m)
+	}
+	return n
 }
 
 // unparsedHopKey is the one bucket of every client whose address a

@@ -171,3 +171,33 @@ func FuzzClientAddr(f *testing.F) {
 		}
 	})
 }
+
+// TestLimiterEvictsFullestFirst: a flood of clients in one class neither
+// evicts another class's buckets nor an exhausted bucket of its own: the
+// buckets closest to full go first.
+func TestLimiterEvictsFullestFirst(t *testing.T) {
+	l, err := newLimiter(&RateLimitOptions{MaxKeys: 100, Rates: map[RateClass]Rate{
+		RateLinkMiss: {Limit: rate.Every(time.Minute), Burst: 5},
+		RatePresign:  {Limit: rate.Every(time.Minute), Burst: 2},
+	}})
+	require.NoError(t, err)
+	clock := &fakeTime{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l.now = clock.now
+
+	for range 2 {
+		_, ok := l.reserve(RatePresign, "victim", true)
+		require.True(t, ok)
+	}
+	for range 5 {
+		_, ok := l.reserve(RateLinkMiss, "guesser", true)
+		require.True(t, ok)
+	}
+	for i := range 10000 { // each takes one token: none is full
+		l.reserve(RateLinkMiss, fmt.Sprintf("flood-%d", i), true)
+		require.LessOrEqual(t, l.size(), 200)
+	}
+	_, ok := l.reserve(RatePresign, "victim", false)
+	assert.False(t, ok, "another class's flood does not reset the presign limit")
+	_, ok = l.reserve(RateLinkMiss, "guesser", false)
+	assert.False(t, ok, "the exhausted bucket outlives fuller ones")
+}
