@@ -18,7 +18,8 @@ import (
 )
 
 // Link is a public link: an anonymous URL that serves a file's current
-// version until it expires or is revoked.
+// version until it expires or is revoked. Deleting the file ends its
+// links too: Undelete does not bring them back.
 type Link struct {
 	ID     string `json:"id"`
 	FileID string `json:"fileId"`

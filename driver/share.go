@@ -50,6 +50,12 @@ type ShareStore interface {
 	// LinkByToken no longer finds it. Unknown links return ErrNotFound.
 	DeleteLink(ctx context.Context, workspace, id string) error
 
+	// DeleteFileLinks removes every link of a file of the workspace,
+	// whether the file is deleted or not (the service ends a deleted
+	// file's links before it can come back); a file without links, or an
+	// unknown one, is not an error.
+	DeleteFileLinks(ctx context.Context, workspace, fileID string) error
+
 	// TouchLink sets a link's LastAccessedAt to at, only if it is before
 	// staleBefore (so that concurrent readers write it at most once per
 	// period), and reports whether it changed. Unknown links return

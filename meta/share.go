@@ -121,6 +121,15 @@ func (s *Store) DeleteLink(ctx context.Context, workspace, id string) error {
 	return s.fail(ctx, "delete link "+id, err)
 }
 
+// DeleteFileLinks removes every link of a file, deleted or not.
+func (s *Store) DeleteFileLinks(ctx context.Context, workspace, fileID string) error {
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM links WHERE workspace = ? AND file_id = ?`), workspace, fileID)
+		return err
+	})
+	return s.fail(ctx, "delete links of "+fileID, err)
+}
+
 // TouchLink records an access when the last recorded one is before
 // staleBefore.
 func (s *Store) TouchLink(ctx context.Context, workspace, id string, at, staleBefore time.Time) (bool, error) {

@@ -21,6 +21,7 @@ func metaShareTests() []metaTest {
 		{name: "Share/link refusals", run: testMetaLinkRefusals},
 		{name: "Share/links are scoped to their workspace", run: testMetaLinksScoped},
 		{name: "Share/deleted link and deleted file", run: testMetaLinkDeletion},
+		{name: "Share/delete a file's links, deleted or not", run: testMetaDeleteFileLinks},
 		{name: "Share/touch link at most once per period", run: testMetaTouchLink},
 		{name: "Share/concurrent touches write once", run: testMetaConcurrentTouch},
 		{name: "Share/public-read files", run: testMetaPublicFile},
@@ -171,6 +172,37 @@ func testMetaLinkDeletion(t *testing.T, s driver.MetaStore) {
 	list, err := s.Links(ctx, wsA, g.ID)
 	require.NoError(t, err)
 	assert.Empty(t, list)
+}
+
+func testMetaDeleteFileLinks(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	f := readyFile(t, s, wsA, "f1", at)
+	g := readyFile(t, s, wsA, "f2", at)
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-2", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-3", g.ID, at)))
+
+	require.NoError(t, s.DeleteFileLinks(ctx, wsB, f.ID), "another workspace: nothing to delete")
+	_, _, err := s.LinkByToken(ctx, tokenHash("token-lnk-1"))
+	require.NoError(t, err, "another workspace's call removes nothing")
+
+	require.NoError(t, s.MarkDeleted(ctx, wsA, f.ID, at.Add(time.Minute)))
+	require.NoError(t, s.DeleteFileLinks(ctx, wsA, f.ID), "a deleted file's links")
+	_, err = s.Undelete(ctx, wsA, f.ID, at)
+	require.NoError(t, err)
+	list, err := s.Links(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Empty(t, list, "undelete brings back none")
+	for _, id := range []string{"lnk-1", "lnk-2"} {
+		_, _, err = s.LinkByToken(ctx, tokenHash("token-"+id))
+		requireIs(t, err, driver.ErrNotFound)
+	}
+	_, _, err = s.LinkByToken(ctx, tokenHash("token-lnk-3"))
+	require.NoError(t, err, "other files' links stay")
+
+	require.NoError(t, s.DeleteFileLinks(ctx, wsA, f.ID), "no links left: not an error")
+	require.NoError(t, s.DeleteFileLinks(ctx, wsA, "file-unknown"))
 }
 
 func testMetaTouchLink(t *testing.T, s driver.MetaStore) {
