@@ -29,8 +29,11 @@ type ShareStore interface {
 	// CreateLink stores a new link of an undeleted file of l.Workspace
 	// (else ErrNotFound). A duplicate ID or TokenHash returns ErrExists; a
 	// link without workspace, id, file, token hash or creation time
-	// ErrInvalidArgument.
-	CreateLink(ctx context.Context, l *LinkRecord) error
+	// ErrInvalidArgument. When maxLive > 0 and the file already has
+	// maxLive live links (without expiry, or expiring after l.CreatedAt),
+	// it returns ErrPrecondition and stores nothing; the count and the
+	// insert are one transaction, so concurrent creates never overshoot.
+	CreateLink(ctx context.Context, l *LinkRecord, maxLive int) error
 
 	// Links lists an undeleted file's links, oldest first. An unknown,
 	// deleted or foreign file returns ErrNotFound.
