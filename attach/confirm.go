@@ -27,7 +27,9 @@ const headSize = 3072
 // limit (else CodeContentMismatch or CodeFileTooLarge), and the type
 // detected from its bytes must be allowed and consistent with the
 // declaration (else CodeInvalidFileType or CodeContentMismatch). A failed
-// verification rejects the upload and deletes the object.
+// verification rejects the upload and deletes the object. A public upload
+// ticket (see RequestPublicUpload) must also meet the public upload
+// policy on the detected type.
 //
 // With Options.Scanner or Options.Processors the confirmed file is
 // processing, with a durable job recorded in the same transaction, until
@@ -74,6 +76,11 @@ func (s *Service) confirmUpload(ctx context.Context, scope Scope, f *driver.File
 	}
 	if f.Version != up.BaseVersion { // another version was committed since the ticket was issued
 		return nil, s.supersede(ctx, scope, up, f.Version)
+	}
+	if pp := s.publicPolicy(up); pp != nil { // a public ticket, whichever route confirms it
+		if err := s.checkPublicType(ctx, scope, pp, up); err != nil {
+			return nil, err
+		}
 	}
 	policy, err := s.filePolicy(ctx, f)
 	if err != nil {

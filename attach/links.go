@@ -18,7 +18,8 @@ import (
 )
 
 // Link is a public link: an anonymous URL that serves a file's current
-// version until it expires or is revoked.
+// version until it expires or is revoked. Deleting the file ends its
+// links too: Undelete does not bring them back.
 type Link struct {
 	ID     string `json:"id"`
 	FileID string `json:"fileId"`
@@ -40,7 +41,7 @@ type LinkOptions struct {
 
 // Bounds of public links.
 const (
-	// MaxLinksPerFile bounds the live links of one file.
+	// MaxLinksPerFile bounds the live (unexpired) links of one file.
 	MaxLinksPerFile = 100
 	// MaxLinkLifetime bounds a link's expiry.
 	MaxLinkLifetime = 10 * 365 * 24 * time.Hour
@@ -83,13 +84,6 @@ func (s *Service) CreateLink(ctx context.Context, scope Scope, fileID string, op
 	if err != nil {
 		return nil, err
 	}
-	existing, err := s.store.Links(ctx, scope.Workspace, fileID)
-	if err != nil {
-		return nil, wrap(err, "list links")
-	}
-	if len(existing) >= MaxLinksPerFile {
-		return nil, errorf(CodeInvalidRequest, "a file has at most %d links; revoke one first", MaxLinksPerFile)
-	}
 	var b [linkTokenBytes]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, wrap(err, "link token")
@@ -98,7 +92,11 @@ func (s *Service) CreateLink(ctx context.Context, scope Scope, fileID string, op
 	rec := &driver.LinkRecord{Workspace: scope.Workspace, ID: newID("lnk"), FileID: fileID,
 		TokenHash: hashToken(token), CreatedBy: scope.User, CreatedAt: now, ExpiresAt: exp}
 	rec.Sealed = s.sealToken(rec.ID, token)
-	if err := s.store.CreateLink(ctx, rec); err != nil {
+	err = s.store.CreateLink(ctx, rec, MaxLinksPerFile)
+	if errors.Is(err, driver.ErrPrecondition) {
+		return nil, errorf(CodeInvalidRequest, "a file has at most %d live links; revoke one first", MaxLinksPerFile)
+	}
+	if err != nil {
 		return nil, wrap(err, "create link")
 	}
 	l := linkFromRecord(rec)

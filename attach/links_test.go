@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,4 +292,38 @@ func (e *env) uploadRaw(t *testing.T) *attach.File {
 		strings.NewReader(string(data)))
 	require.NoError(t, err)
 	return f
+}
+
+// TestLinkCapCountsLiveLinks: MaxLinksPerFile bounds a file's live links:
+// expired ones do not count, and concurrent creates do not overshoot.
+func TestLinkCapCountsLiveLinks(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	f := e.upload(t, alice, "a.png", "image/png", pngBytes(t, 4, 4))
+	soon := &attach.LinkOptions{ExpiresAt: e.clock.Now().Add(time.Hour)}
+	for range attach.MaxLinksPerFile - 1 {
+		_, err := e.svc.CreateLink(ctx, alice, f.ID, soon)
+		require.NoError(t, err)
+	}
+	// Concurrent creates for the last place: exactly one gets it.
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			_, err := e.svc.CreateLink(ctx, alice, f.ID, nil)
+			if err == nil {
+				won.Add(1)
+				return
+			}
+			assert.Equal(t, attach.CodeInvalidRequest, attach.CodeOf(err), "%v", err)
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, won.Load())
+	_, err := e.svc.CreateLink(ctx, alice, f.ID, nil)
+	requireCode(t, err, attach.CodeInvalidRequest)
+
+	e.clock.Advance(2 * time.Hour) // the expiring ones no longer count
+	_, err = e.svc.CreateLink(ctx, alice, f.ID, nil)
+	require.NoError(t, err)
 }

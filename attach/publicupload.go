@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gabriel-vasile/mimetype"
@@ -99,8 +100,9 @@ func (s *Service) publicUpload() (*PublicUploadOptions, Scope, error) {
 
 // RequestPublicUpload issues an anonymous upload ticket into the public
 // upload workspace and collection. The declaration must meet both the
-// public upload policy and the Service's; the ticket's fileLimits are the
-// stricter ones. PUT the bytes to the ticket's URL, then call
+// public upload policy and the target collection's (the Service's when
+// there is none); the ticket's fileLimits are their intersection, which
+// also applies when the ticket is confirmed by Confirm. PUT the bytes to the ticket's URL, then call
 // ConfirmPublicUpload with its UploadID. Disabled: CodeNotFound.
 func (s *Service) RequestPublicUpload(ctx context.Context, req PublicUploadRequest) (*Upload, error) {
 	pu, scope, err := s.publicUpload()
@@ -111,20 +113,14 @@ func (s *Service) RequestPublicUpload(ctx context.Context, req PublicUploadReque
 	if err != nil {
 		return nil, err
 	}
-	mimeType, maxSize, err := s.declaredUpload(req.MIMEType, req.Size)
+	target, err := s.collectionPolicy(ctx, scope, pu.CollectionID)
 	if err != nil {
 		return nil, err
 	}
-	strictMax, ok := pu.Policy.Allow(mimeType)
-	if !ok {
-		return nil, &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", mimeType),
-			Details: map[string]any{"allowedTypes": pu.Policy.Limits().AllowedTypes}}
-	}
-	if strictMax > 0 && (maxSize <= 0 || strictMax < maxSize) {
-		maxSize = strictMax
-	}
-	if maxSize > 0 && req.Size > maxSize {
-		return nil, tooLarge(maxSize, req.Size)
+	policy := intersectPolicy(*target, *pu.Policy)
+	mimeType, maxSize, err := checkDeclared(&policy, req.MIMEType, req.Size)
+	if err != nil {
+		return nil, err
 	}
 	_, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize, "", pu.CollectionID, nil, nil, nil)
 	if err != nil {
@@ -134,10 +130,7 @@ func (s *Service) RequestPublicUpload(ctx context.Context, req PublicUploadReque
 	if err != nil {
 		return nil, err
 	}
-	t.FileLimits = pu.Policy.Limits()
-	if lim := s.policy.Limits(); lim.MaxSize > 0 && (t.FileLimits.MaxSize <= 0 || lim.MaxSize < t.FileLimits.MaxSize) {
-		t.FileLimits.MaxSize = lim.MaxSize
-	}
+	t.FileLimits = policy.Limits()
 	return t, nil
 }
 
@@ -169,11 +162,6 @@ func (s *Service) ConfirmPublicUpload(ctx context.Context, uploadID string) (*St
 	// The state change must finish even if the client disconnects.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	if up.Status == driver.UploadPending {
-		if err := s.checkPublicType(ctx, scope, pu, up); err != nil {
-			return nil, err
-		}
-	}
 	file, err := s.confirmUpload(ctx, scope, f, up, SourceUpload)
 	if err != nil {
 		return nil, err
@@ -182,8 +170,9 @@ func (s *Service) ConfirmPublicUpload(ctx context.Context, uploadID string) (*St
 }
 
 // checkPublicType rejects a pending public upload whose stored bytes are
-// of a type the public upload policy does not allow.
-func (s *Service) checkPublicType(ctx context.Context, scope Scope, pu *PublicUploadOptions, up *driver.UploadRecord) error {
+// of a type the public upload policy p does not allow. Confirm and
+// ConfirmPublicUpload both call it (in confirmUpload) for public tickets.
+func (s *Service) checkPublicType(ctx context.Context, scope Scope, p *Policy, up *driver.UploadRecord) error {
 	head, err := s.readHead(ctx, up.StorageKey, headSize)
 	if errors.Is(err, driver.ErrNotFound) || CodeOf(err) == CodeNotFound {
 		return nil // confirm answers upload_incomplete
@@ -192,9 +181,38 @@ func (s *Service) checkPublicType(ctx context.Context, scope Scope, pu *PublicUp
 		return err
 	}
 	detected := baseType(mimetype.Detect(head).String())
-	if _, ok := pu.Policy.Allow(detected); ok {
+	if _, ok := p.Allow(detected); ok {
 		return nil
 	}
 	return s.reject(ctx, scope, up, &Error{Code: CodeInvalidFileType, Message: fmt.Sprintf("type %s is not allowed", detected),
-		Details: map[string]any{"allowedTypes": pu.Policy.Limits().AllowedTypes}})
+		Details: map[string]any{"allowedTypes": p.Limits().AllowedTypes}})
+}
+
+// publicPolicy returns the public upload policy when up is a public
+// upload ticket (the first version of a file the public upload owner
+// created in its workspace), else nil: such a ticket must meet it
+// whichever route confirms it.
+func (s *Service) publicPolicy(up *driver.UploadRecord) *Policy {
+	pu := s.opts.PublicUpload
+	if pu == nil || up.Workspace != pu.Workspace || up.CreatedBy != pu.Owner || up.BaseVersion != 0 {
+		return nil
+	}
+	return pu.Policy
+}
+
+// intersectPolicy returns the policy of what both a and b allow: a type
+// allowed by both, up to the smaller of their limits.
+func intersectPolicy(a, b Policy) Policy {
+	types := make([]string, len(b.Types))
+	for i, r := range b.Types {
+		types[i] = strings.ToLower(r.MIMEType)
+	}
+	out := narrowPolicy(a, types, b.MaxSize)
+	for i := range out.Types {
+		r := &out.Types[i]
+		if m, ok := b.Allow(r.MIMEType); ok && m > 0 && (r.MaxSize <= 0 || m < r.MaxSize) {
+			r.MaxSize = m
+		}
+	}
+	return out
 }

@@ -154,3 +154,67 @@ func TestPublicUploadDetectedType(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, attach.StatusRejected, st.Status)
 }
+
+// TestPublicUploadCollectionPolicy: the target collection's policy applies
+// to the presign of a public upload, and its ticket's limits say so.
+func TestPublicUploadCollectionPolicy(t *testing.T) {
+	ctx := context.Background()
+	base := newEnv(t, nil)
+	inbox, err := base.svc.CreateCollection(ctx, wsA, attach.CollectionRequest{Name: "Inbox",
+		AllowedTypes: []string{"image/png"}, MaxSize: 1000})
+	require.NoError(t, err)
+	e := base.with(t, func(o *attach.Options) {
+		o.PublicUpload = &attach.PublicUploadOptions{Workspace: "ws-a", CollectionID: inbox.ID}
+	})
+	tests := []struct {
+		name string
+		req  attach.PublicUploadRequest
+		code attach.Code
+	}{
+		{name: "type the collection refuses", req: attach.PublicUploadRequest{FileName: "a.jpg", MIMEType: "image/jpeg", Size: 100}, code: attach.CodeInvalidFileType},
+		{name: "over the collection's size", req: attach.PublicUploadRequest{FileName: "a.png", MIMEType: "image/png", Size: 1001}, code: attach.CodeFileTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.svc.RequestPublicUpload(ctx, tt.req)
+			requireCode(t, err, tt.code)
+		})
+	}
+	up, err := e.svc.RequestPublicUpload(ctx, attach.PublicUploadRequest{FileName: "a.png", MIMEType: "image/png", Size: 1000})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1000), up.FileLimits.MaxSize)
+	assert.Equal(t, []string{"image/png"}, up.FileLimits.AllowedTypes)
+}
+
+// TestPublicUploadConfirmedElsewhere: the public upload policy applies to
+// a public ticket whichever route confirms it, the authenticated Confirm
+// included.
+func TestPublicUploadConfirmedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	const docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	policy := &attach.Policy{Types: []attach.TypeRule{{MIMEType: "application/zip"}, {MIMEType: docx}}, MaxSize: attach.MB}
+	strict := &attach.Policy{Types: []attach.TypeRule{{MIMEType: "application/zip"}}, MaxSize: attach.MB}
+	e := publicEnv(t, &attach.PublicUploadOptions{Workspace: "ws-a", Policy: strict}, policy)
+
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, name := range []string{"[Content_Types].xml", "word/document.xml"} {
+		w, err := zw.Create(name)
+		require.NoError(t, err)
+		_, err = w.Write([]byte("<x/>"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	data := b.Bytes()
+
+	up, err := e.svc.RequestPublicUpload(ctx, attach.PublicUploadRequest{FileName: "a.zip", MIMEType: "application/zip", Size: int64(len(data))})
+	require.NoError(t, err)
+	require.NoError(t, e.put(t, up, "application/zip", data))
+	_, err = e.svc.Confirm(ctx, wsA, up.ID)
+	requireCode(t, err, attach.CodeInvalidFileType)
+	st, err := e.svc.Status(ctx, wsA, up.ID)
+	require.NoError(t, err)
+	assert.Equal(t, attach.StatusRejected, st.Status)
+	_, err = e.svc.ConfirmPublicUpload(ctx, up.UploadID)
+	requireCode(t, err, attach.CodeInvalidFileType)
+}

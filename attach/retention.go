@@ -8,7 +8,8 @@ import (
 )
 
 // Undelete brings back a file deleted less than Options.Retention ago,
-// with its versions and bytes, and returns it. It needs the delete right
+// with its versions and bytes, and returns it; its public links do not
+// come back (deleting a file ends them). It needs the delete right
 // on the file. A file deleted longer ago, purged, or deleted while
 // retention was off is CodeNotFound.
 func (s *Service) Undelete(ctx context.Context, scope Scope, id string) (*File, error) {
@@ -30,6 +31,11 @@ func (s *Service) Undelete(ctx context.Context, scope Scope, id string) (*File, 
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	// Deleting a file ended its links (they served nothing since): end
+	// them for good before the file can be seen again.
+	if err := s.store.DeleteFileLinks(ctx, scope.Workspace, id); err != nil {
+		return nil, wrap(err, "delete links")
+	}
 	rec, err := s.store.Undelete(ctx, scope.Workspace, id, s.now().Add(-s.opts.Retention))
 	if err != nil {
 		return nil, wrap(err, "undelete")

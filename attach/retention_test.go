@@ -162,3 +162,28 @@ func TestDownloadURLs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, res, attach.MaxBulkDownloads)
 }
+
+// TestDeleteEndsLinks: deleting a file ends its public links for good:
+// they serve nothing in the retention window and Undelete does not bring
+// them back, so none survives that its owner could not revoke.
+func TestDeleteEndsLinks(t *testing.T) {
+	e := newEnv(t, func(o *attach.Options) { o.Retention = time.Hour })
+	ctx := context.Background()
+	f := e.upload(t, alice, "a.png", "image/png", pngBytes(t, 4, 4))
+	l, err := e.svc.CreateLink(ctx, alice, f.ID, nil)
+	require.NoError(t, err)
+	token := linkToken(t, *l.URL)
+
+	require.NoError(t, e.svc.Delete(ctx, alice, f.ID, nil))
+	_, err = e.svc.OpenLink(ctx, token, nil)
+	requireCode(t, err, attach.CodeNotFound)
+
+	_, err = e.svc.Undelete(ctx, alice, f.ID)
+	require.NoError(t, err)
+	_, err = e.svc.OpenLink(ctx, token, nil)
+	requireCode(t, err, attach.CodeNotFound)
+	ls, err := e.svc.Links(ctx, alice, f.ID)
+	require.NoError(t, err)
+	assert.Empty(t, ls)
+	requireCode(t, e.svc.RevokeLink(ctx, alice, l.ID), attach.CodeNotFound)
+}

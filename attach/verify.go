@@ -17,8 +17,8 @@ type URLCheck struct {
 	// caller's workspace and would be served now.
 	Valid bool `json:"valid"`
 	// ExpiresAt is when the URL stops working, when it has an expiry
-	// (signed URLs, links with an expiry); for an expired signed URL it is
-	// the past expiry and Valid is false.
+	// (signed URLs, links with an expiry); for an expired signed URL of the
+	// caller's workspace it is the past expiry and Valid is false.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
@@ -27,8 +27,9 @@ const maxVerifyURL = 8 << 10
 
 // VerifyURL says whether a URL is one this service issued and would serve
 // now: a library-signed upload or download URL (signature, expiry, and the
-// ticket still pending or the version still downloadable), a public link
-// (not revoked or expired, its file ready) or a public-read file URL. It
+// ticket still pending or the version, or the thumbnail of it, still
+// downloadable), a public link (not revoked or expired, its file ready) or
+// a public-read file URL, each of the shape its route serves. It
 // never fetches the URL. URLs of other origins, of natively signing
 // storages (S3, GCS, Azure), of other workspaces, or tampered ones are
 // Valid false; a string that is not an absolute URL is CodeInvalidRequest.
@@ -48,7 +49,10 @@ func (s *Service) VerifyURL(ctx context.Context, scope Scope, raw string) (*URLC
 	}
 	base, _ := s.publicBase()
 	if rest, ok := under(u, base+"/public/links"); ok {
-		token, _, _ := strings.Cut(rest, "/")
+		token, ok := routeSegments(rest)
+		if !ok {
+			return &URLCheck{}, nil
+		}
 		l, f, err := s.store.LinkByToken(ctx, hashToken(token))
 		switch {
 		case errors.Is(err, driver.ErrNotFound) || !wellFormedToken(token):
@@ -67,8 +71,8 @@ func (s *Service) VerifyURL(ctx context.Context, scope Scope, raw string) (*URLC
 		return check, nil
 	}
 	if rest, ok := under(u, base+"/public/files"); ok {
-		id, _, _ := strings.Cut(rest, "/")
-		if checkID("file", id) != nil {
+		id, ok := routeSegments(rest)
+		if !ok || checkID("file", id) != nil {
 			return &URLCheck{}, nil
 		}
 		f, err := s.store.PublicFile(ctx, id)
@@ -84,10 +88,16 @@ func (s *Service) VerifyURL(ctx context.Context, scope Scope, raw string) (*URLC
 }
 
 // verifySigned checks a library-signed URL: key is its path below
-// BaseURL.
+// BaseURL. Another workspace's URL is a bare invalid answer, expired or
+// not; a download URL is valid for the version's bytes and for its
+// derivatives (thumbnails).
 func (s *Service) verifySigned(ctx context.Context, scope Scope, key string, q url.Values) (*URLCheck, error) {
 	method := q.Get("m")
 	if method != "GET" && method != "PUT" {
+		return &URLCheck{}, nil
+	}
+	ws, _, _ := strings.Cut(key, "/")
+	if ws != scope.Workspace { // before anything about the URL is told
 		return &URLCheck{}, nil
 	}
 	c, err := s.urls.Verify(method, key, q, s.now())
@@ -95,8 +105,7 @@ func (s *Service) verifySigned(ctx context.Context, scope Scope, key string, q u
 		t := c.Expires.UTC()
 		return &URLCheck{ExpiresAt: &t}, nil
 	}
-	ws, _, _ := strings.Cut(key, "/")
-	if err != nil || ws != scope.Workspace {
+	if err != nil {
 		return &URLCheck{}, nil
 	}
 	t := c.Expires.UTC()
@@ -116,13 +125,39 @@ func (s *Service) verifySigned(ctx context.Context, scope Scope, key string, q u
 	if err == nil {
 		var v *driver.VersionRecord
 		if v, err = s.store.Version(ctx, ws, c.File, c.Version); err == nil {
-			check.Valid = v.StorageKey == key && f.Status == StatusReady && v.Status == StatusReady && !expired(f, s.now())
+			check.Valid = f.Status == StatusReady && v.Status == StatusReady && !expired(f, s.now())
+			if check.Valid && v.StorageKey != key { // a thumbnail of the version, or nothing
+				check.Valid, err = s.isDerivative(ctx, ws, c.File, c.Version, key)
+			}
 		}
 	}
 	if err != nil && !errors.Is(err, driver.ErrNotFound) {
 		return nil, wrap(err, "load file")
 	}
 	return check, nil
+}
+
+// isDerivative reports whether key is the storage key of a derivative of
+// a file's version.
+func (s *Service) isDerivative(ctx context.Context, ws, fileID string, version int, key string) (bool, error) {
+	ds, err := s.store.Derivatives(ctx, ws, fileID, version)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range ds {
+		if d.StorageKey == key {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// routeSegments splits the rest of a public route's path,
+// "{id}/{fileName}", and returns its id: both segments must be there and
+// non-empty, as the routes require.
+func routeSegments(rest string) (string, bool) {
+	id, name, ok := strings.Cut(rest, "/")
+	return id, ok && id != "" && name != "" && !strings.Contains(name, "/")
 }
 
 // anonReady reports whether an anonymous URL would serve f now.

@@ -169,3 +169,66 @@ func newEnvTB(tb testing.TB) *env {
 	require.NoError(tb, err)
 	return e
 }
+
+// TestVerifyURLOtherWorkspaceExpired: another workspace's expired signed
+// URL is a bare invalid answer, its expiry not revealed.
+func TestVerifyURLOtherWorkspaceExpired(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	f := e.upload(t, alice, "a.png", "image/png", pngBytes(t, 4, 4))
+	dl, err := e.svc.DownloadURL(ctx, alice, f.ID, nil)
+	require.NoError(t, err)
+	e.clock.Advance(3 * time.Hour)
+	got, err := e.svc.VerifyURL(ctx, wsB, dl.URL)
+	require.NoError(t, err)
+	assert.Equal(t, &attach.URLCheck{}, got)
+	got, err = e.svc.VerifyURL(ctx, alice, dl.URL)
+	require.NoError(t, err)
+	assert.False(t, got.Valid)
+	assert.NotNil(t, got.ExpiresAt, "the owner's workspace learns the expiry")
+}
+
+// TestVerifyURLShapes: only URLs of the shape the routes serve are valid,
+// and signed thumbnail URLs of the file's version are.
+func TestVerifyURLShapes(t *testing.T) {
+	ctx := context.Background()
+	e, _ := thumbEnv(t, nil)
+	f := e.upload(t, alice, "a.png", "image/png", pngBytes(t, 40, 40))
+	link, err := e.svc.CreateLink(ctx, alice, f.ID, nil)
+	require.NoError(t, err)
+	public := attach.AccessPublicRead
+	_, err = e.svc.Update(ctx, alice, f.ID, attach.UpdateRequest{AccessControl: &public})
+	require.NoError(t, err)
+	pub, err := e.svc.PublicURL(ctx, alice, f.ID)
+	require.NoError(t, err)
+	thumb, err := e.svc.Thumbnail(ctx, alice, f.ID, &attach.ThumbnailOptions{Width: 64})
+	require.NoError(t, err)
+	require.NotNil(t, thumb)
+
+	noName := func(u string) string { return u[:strings.LastIndex(u, "/")] }
+	tests := []struct {
+		name  string
+		url   string
+		valid bool
+	}{
+		{name: "link", url: *link.URL, valid: true},
+		{name: "link without its name", url: noName(*link.URL)},
+		{name: "link with an empty name", url: noName(*link.URL) + "/"},
+		{name: "link with another segment", url: *link.URL + "/x"},
+		{name: "public file", url: pub, valid: true},
+		{name: "public file without its name", url: noName(pub)},
+		{name: "public file with an empty name", url: noName(pub) + "/"},
+		{name: "public file with another segment", url: pub + "/x"},
+		{name: "signed thumbnail", url: thumb.URL, valid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.svc.VerifyURL(ctx, alice, tt.url)
+			require.NoError(t, err)
+			assert.Equal(t, tt.valid, got.Valid, tt.url)
+		})
+	}
+	got, err := e.svc.VerifyURL(ctx, wsB, thumb.URL)
+	require.NoError(t, err)
+	assert.False(t, got.Valid, "another workspace")
+}

@@ -29,8 +29,11 @@ type ShareStore interface {
 	// CreateLink stores a new link of an undeleted file of l.Workspace
 	// (else ErrNotFound). A duplicate ID or TokenHash returns ErrExists; a
 	// link without workspace, id, file, token hash or creation time
-	// ErrInvalidArgument.
-	CreateLink(ctx context.Context, l *LinkRecord) error
+	// ErrInvalidArgument. When maxLive > 0 and the file already has
+	// maxLive live links (without expiry, or expiring after l.CreatedAt),
+	// it returns ErrPrecondition and stores nothing; the count and the
+	// insert are one transaction, so concurrent creates never overshoot.
+	CreateLink(ctx context.Context, l *LinkRecord, maxLive int) error
 
 	// Links lists an undeleted file's links, oldest first. An unknown,
 	// deleted or foreign file returns ErrNotFound.
@@ -49,6 +52,12 @@ type ShareStore interface {
 	// DeleteLink removes a link of the workspace at once; the next
 	// LinkByToken no longer finds it. Unknown links return ErrNotFound.
 	DeleteLink(ctx context.Context, workspace, id string) error
+
+	// DeleteFileLinks removes every link of a file of the workspace,
+	// whether the file is deleted or not (the service ends a deleted
+	// file's links before it can come back); a file without links, or an
+	// unknown one, is not an error.
+	DeleteFileLinks(ctx context.Context, workspace, fileID string) error
 
 	// TouchLink sets a link's LastAccessedAt to at, only if it is before
 	// staleBefore (so that concurrent readers write it at most once per

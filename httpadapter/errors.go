@@ -39,7 +39,8 @@ type errorDetail struct {
 }
 
 // writeError answers with the API's error shape. Internal errors are
-// logged with their cause and answered with a generic message.
+// logged with their cause and the route pattern (never the path: a link's
+// path holds its secret token) and answered with a generic message.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *attach.Error
 	if !errors.As(err, &e) {
@@ -58,7 +59,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	msg := e.Message
 	if e.Code == attach.CodeInternal {
-		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "httpadapter: internal error", "method", r.Method, "route", r.Pattern, "err", err)
 		msg = "internal error"
 	}
 	if e.Code == attach.CodeUnauthorized {

@@ -1,10 +1,12 @@
 package httpadapter
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,16 +69,19 @@ type RateLimitOptions struct {
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For header is believed: for a request from one of them,
 	// the client is the right-most address of the header that is not
-	// itself a trusted proxy. Default none: the client is RemoteAddr and
-	// X-Forwarded-For is ignored.
+	// itself a trusted proxy (entries may carry a port; clients named by an
+	// entry that cannot be parsed share one bucket). Default none: the
+	// client is RemoteAddr and X-Forwarded-For is ignored.
 	TrustedProxies []netip.Prefix
-	// MaxKeys bounds the clients tracked at once, over all classes.
-	// Idle clients (whose bucket has refilled) are forgotten first.
-	// Default 50000.
+	// MaxKeys bounds the clients tracked at once in each class, so that
+	// a flood in one class never forgets another's. Idle clients (whose
+	// bucket has refilled) are forgotten first, then those closest to
+	// full, so exhausted buckets are the last to go. Default 50000.
 	MaxKeys int
 }
 
-// limiter holds one token bucket per class and client.
+// limiter holds one token bucket per class and client, each class's
+// buckets in their own bounded map.
 type limiter struct {
 	rates   map[RateClass]Rate
 	trusted []netip.Prefix
@@ -84,19 +89,14 @@ type limiter struct {
 	now     func() time.Time
 
 	mu      sync.Mutex
-	buckets map[bucketKey]*rate.Limiter
-}
-
-type bucketKey struct {
-	class RateClass
-	key   string
+	buckets map[RateClass]map[string]*rate.Limiter
 }
 
 func newLimiter(o *RateLimitOptions) (*limiter, error) {
 	if o != nil && o.Disabled {
 		return nil, nil
 	}
-	l := &limiter{rates: DefaultRates(), maxKeys: 50000, now: time.Now, buckets: map[bucketKey]*rate.Limiter{}}
+	l := &limiter{rates: DefaultRates(), maxKeys: 50000, now: time.Now, buckets: map[RateClass]map[string]*rate.Limiter{}}
 	if o == nil {
 		return l, nil
 	}
@@ -127,15 +127,7 @@ func (l *limiter) reserve(class RateClass, key string, take bool) (time.Duration
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := bucketKey{class, key}
-	b := l.buckets[k]
-	if b == nil {
-		if len(l.buckets) >= l.maxKeys {
-			l.evict(now)
-		}
-		b = rate.NewLimiter(r.Limit, r.Burst)
-		l.buckets[k] = b
-	}
+	b := l.bucket(class, key, r, now)
 	if tokens := b.TokensAt(now); tokens < 1 {
 		if r.Limit == 0 {
 			return time.Hour, false
@@ -148,20 +140,77 @@ func (l *limiter) reserve(class RateClass, key string, take bool) (time.Duration
 	return 0, true
 }
 
-// evict forgets the buckets that have refilled (a fresh bucket is the
-// same), then, if a flood of clients left too many, arbitrary ones down
-// to half the bound. Called with l.mu held.
-func (l *limiter) evict(now time.Time) {
-	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(b.Burst()) {
-			delete(l.buckets, k)
-		}
+// take reserves one token of class's bucket for key and returns a refund
+// that gives it back, or how long to wait when there is none.
+func (l *limiter) take(class RateClass, key string) (refund func(), wait time.Duration, ok bool) {
+	r, ok := l.rates[class]
+	if !ok || r.Limit == rate.Inf {
+		return func() {}, 0, true
 	}
-	for k := range l.buckets { // map order is unspecified: arbitrary victims
-		if len(l.buckets) < l.maxKeys/2 {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(class, key, r, now)
+	res := b.ReserveN(now, 1)
+	if !res.OK() { // a zero limit with its burst spent
+		return nil, time.Hour, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return nil, d, false
+	}
+	// A reservation gives its token back only when cancelled no later than
+	// it acted: cancel at its own time.
+	return func() { res.CancelAt(now) }, 0, true
+}
+
+// bucket returns class's bucket for key, made at rate r if new. Called
+// with l.mu held.
+func (l *limiter) bucket(class RateClass, key string, r Rate, now time.Time) *rate.Limiter {
+	m := l.buckets[class]
+	if m == nil {
+		m = map[string]*rate.Limiter{}
+		l.buckets[class] = m
+	}
+	b := m[key]
+	if b == nil {
+		if len(m) >= l.maxKeys {
+			l.evict(m, now)
+		}
+		b = rate.NewLimiter(r.Limit, r.Burst)
+		m[key] = b
+	}
+	return b
+}
+
+// evict forgets the buckets of one class that have refilled (a fresh
+// bucket is the same), then, if a flood of clients left too many, those
+// with the most tokens (closest to a fresh bucket) down to half the
+// bound: an exhausted bucket is the last forgotten. Called with l.mu
+// held.
+func (l *limiter) evict(m map[string]*rate.Limiter, now time.Time) {
+	type entry struct {
+		key    string
+		tokens float64
+	}
+	var rest []entry
+	for k, b := range m {
+		tokens := b.TokensAt(now)
+		if tokens >= float64(b.Burst()) {
+			delete(m, k)
+			continue
+		}
+		rest = append(rest, entry{k, tokens})
+	}
+	if len(m) < l.maxKeys/2 {
+		return
+	}
+	slices.SortFunc(rest, func(a, b entry) int { return cmp.Compare(b.tokens, a.tokens) })
+	for _, e := range rest {
+		if len(m) < l.maxKeys/2 {
 			break
 		}
-		delete(l.buckets, k)
+		delete(m, e.key)
 	}
 }
 
@@ -169,15 +218,25 @@ func (l *limiter) evict(now time.Time) {
 func (l *limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	n := 0
+	for _, m := range l.buckets {
+		n += len(m)
+	}
+	return n
 }
+
+// unparsedHopKey is the one bucket of every client whose address a
+// trusted proxy reported in a form that cannot be parsed: they share it
+// rather than the proxy's own.
+const unparsedHopKey = "xff:unparsed"
 
 // maxForwardedHops bounds the X-Forwarded-For entries examined.
 const maxForwardedHops = 32
 
 // clientAddr returns the key of the request's client: its address (an
 // IPv6 address's /64), from RemoteAddr, or from X-Forwarded-For when
-// RemoteAddr is a trusted proxy.
+// RemoteAddr is a trusted proxy (unparsedHopKey when the hop that names
+// the client cannot be parsed).
 func (l *limiter) clientAddr(r *http.Request) string {
 	addr, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -194,9 +253,9 @@ func (l *limiter) clientAddr(r *http.Request) string {
 			hops = append(hops, strings.Split(v, ",")...)
 		}
 		for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops; i, n = i-1, n+1 {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break // the hop a trusted proxy saw is the last one we know
+			a, ok := parseHop(hops[i])
+			if !ok { // a client we cannot name: not the proxy's bucket either
+				return unparsedHopKey
 			}
 			client = a.Unmap()
 			if !l.isTrusted(client) {
@@ -209,6 +268,27 @@ func (l *limiter) clientAddr(r *http.Request) string {
 		return p.String()
 	}
 	return client.String()
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, with or without
+// a port ("198.51.100.1:5555", "[2001:db8::1]:443"), an IPv6 address in
+// brackets included.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	if in, ok := strings.CutPrefix(s, "["); ok {
+		if in, ok := strings.CutSuffix(in, "]"); ok {
+			if a, err := netip.ParseAddr(in); err == nil {
+				return a, true
+			}
+		}
+	}
+	return netip.Addr{}, false
 }
 
 func (l *limiter) isTrusted(a netip.Addr) bool {
@@ -255,17 +335,21 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, class RateClass,
 	return h.limit(w, r, class, key, true)
 }
 
-// gate refuses a client whose class budget is spent, without taking from
-// it: for classes that count only failures (see miss).
-func (h *Handler) gate(w http.ResponseWriter, r *http.Request, class RateClass) error {
-	return h.limit(w, r, class, "", false)
-}
-
-// miss counts one failure of the client against class.
-func (h *Handler) miss(r *http.Request, class RateClass) {
-	if h.lim != nil {
-		h.lim.reserve(class, h.lim.clientAddr(r), true)
+// charge takes one token of class from the client before the work it
+// pays for, for classes that count only failures: it answers a
+// rate_limited error (after setting Retry-After on w) when none is left,
+// else a refund to call when the work turned out not to be a failure.
+// Taking the token first bounds the lookups of concurrent requests by
+// the tokens left; a refund returns it.
+func (h *Handler) charge(w http.ResponseWriter, r *http.Request, class RateClass) (refund func(), err error) {
+	if h.lim == nil {
+		return func() {}, nil
 	}
+	refund, wait, ok := h.lim.take(class, h.lim.clientAddr(r))
+	if ok {
+		return refund, nil
+	}
+	return nil, rateLimited(w, wait)
 }
 
 func (h *Handler) limit(w http.ResponseWriter, r *http.Request, class RateClass, key string, take bool) error {
@@ -279,6 +363,11 @@ func (h *Handler) limit(w http.ResponseWriter, r *http.Request, class RateClass,
 	if ok {
 		return nil
 	}
+	return rateLimited(w, wait)
+}
+
+// rateLimited sets Retry-After on w and returns the rate_limited error.
+func rateLimited(w http.ResponseWriter, wait time.Duration) error {
 	secs := int64(math.Ceil(wait.Seconds()))
 	secs = max(secs, 1)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))

@@ -30,7 +30,12 @@ func TestClientAddr(t *testing.T) {
 		{name: "trusted proxy", remote: "10.1.2.3:80", xff: []string{"198.51.100.1"}, want: "198.51.100.1"},
 		{name: "right-most untrusted hop", remote: "10.1.2.3:80", xff: []string{"203.0.113.7, 198.51.100.1, 10.9.9.9"}, want: "198.51.100.1"},
 		{name: "several headers in order", remote: "10.1.2.3:80", xff: []string{"203.0.113.7", "198.51.100.1"}, want: "198.51.100.1"},
-		{name: "malformed hop stops the walk", remote: "10.1.2.3:80", xff: []string{"198.51.100.1, junk, 10.2.2.2"}, want: "10.2.2.2"},
+		{name: "malformed hop: one shared bucket", remote: "10.1.2.3:80", xff: []string{"198.51.100.1, junk, 10.2.2.2"}, want: unparsedHopKey},
+		{name: "malformed right-most hop: not the proxy's bucket", remote: "10.1.2.3:80", xff: []string{"junk"}, want: unparsedHopKey},
+		{name: "hop with a port", remote: "10.1.2.3:80", xff: []string{"198.51.100.1:5555"}, want: "198.51.100.1"},
+		{name: "trusted hop with a port", remote: "10.1.2.3:80", xff: []string{"198.51.100.1, 10.2.2.2:8080"}, want: "198.51.100.1"},
+		{name: "bracketed IPv6 hop with a port", remote: "10.1.2.3:80", xff: []string{"[2001:db8::1]:443"}, want: "2001:db8::/64"},
+		{name: "bracketed IPv6 hop", remote: "10.1.2.3:80", xff: []string{" [2001:db8::1] "}, want: "2001:db8::/64"},
 		{name: "all trusted", remote: "10.1.2.3:80", xff: []string{"10.5.5.5"}, want: "10.5.5.5"},
 		{name: "trusted proxy, no header", remote: "10.1.2.3:80", want: "10.1.2.3"},
 		{name: "IPv6 grouped by /64", remote: "[2001:db8:1:2:3:4:5:6]:443", want: "2001:db8:1:2::/64"},
@@ -146,6 +151,10 @@ func FuzzClientAddr(f *testing.F) {
 	f.Add("[fd00::1]:443", "2001:db8::1,junk,::ffff:1.2.3.4")
 	f.Add("192.0.2.1:1", "203.0.113.7")
 	f.Add("", ",,,")
+	f.Add("10.1.2.3:80", "198.51.100.1:5555")
+	f.Add("10.1.2.3:80", "[2001:db8::1]:443, 10.2.2.2:8080")
+	f.Add("10.1.2.3:80", "[2001:db8::1]")
+	f.Add("10.1.2.3:80", "[junk]:1, [::1")
 	l, err := newLimiter(&RateLimitOptions{TrustedProxies: []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8"),
 	}})
@@ -161,4 +170,34 @@ func FuzzClientAddr(f *testing.F) {
 			require.Equal(t, l.clientAddr(r), key)
 		}
 	})
+}
+
+// TestLimiterEvictsFullestFirst: a flood of clients in one class neither
+// evicts another class's buckets nor an exhausted bucket of its own: the
+// buckets closest to full go first.
+func TestLimiterEvictsFullestFirst(t *testing.T) {
+	l, err := newLimiter(&RateLimitOptions{MaxKeys: 100, Rates: map[RateClass]Rate{
+		RateLinkMiss: {Limit: rate.Every(time.Minute), Burst: 5},
+		RatePresign:  {Limit: rate.Every(time.Minute), Burst: 2},
+	}})
+	require.NoError(t, err)
+	clock := &fakeTime{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l.now = clock.now
+
+	for range 2 {
+		_, ok := l.reserve(RatePresign, "victim", true)
+		require.True(t, ok)
+	}
+	for range 5 {
+		_, ok := l.reserve(RateLinkMiss, "guesser", true)
+		require.True(t, ok)
+	}
+	for i := range 10000 { // each takes one token: none is full
+		l.reserve(RateLinkMiss, fmt.Sprintf("flood-%d", i), true)
+		require.LessOrEqual(t, l.size(), 200)
+	}
+	_, ok := l.reserve(RatePresign, "victim", false)
+	assert.False(t, ok, "another class's flood does not reset the presign limit")
+	_, ok = l.reserve(RateLinkMiss, "guesser", false)
+	assert.False(t, ok, "the exhausted bucket outlives fuller ones")
 }

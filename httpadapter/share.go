@@ -55,7 +55,8 @@ func (h *Handler) revokeLink(w http.ResponseWriter, r *http.Request, scope attac
 
 // publicLink serves a public link's bytes. Every miss is the same 404;
 // a client that misses too often is refused (429) before any lookup,
-// while hits never count.
+// while hits never count (each lookup takes a miss and a hit gives it
+// back).
 func (h *Handler) publicLink(w http.ResponseWriter, r *http.Request) error {
 	return h.servePublic(w, r, func(opts *attach.DownloadOptions) (*attach.Content, error) {
 		return h.svc.OpenLink(r.Context(), r.PathValue("linkId"), opts)
@@ -71,15 +72,16 @@ func (h *Handler) publicFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request, open func(*attach.DownloadOptions) (*attach.Content, error)) error {
-	if err := h.gate(w, r, RateLinkMiss); err != nil {
+	refund, err := h.charge(w, r, RateLinkMiss)
+	if err != nil {
 		return err
 	}
 	// The file name segment is cosmetic (browsers save under it); any
 	// disposition but inline is attachment, so a query cannot tell misses
 	// apart.
 	c, err := open(&attach.DownloadOptions{Inline: r.URL.Query().Get("disposition") == "inline"})
-	if attach.CodeOf(err) == attach.CodeNotFound {
-		h.miss(r, RateLinkMiss)
+	if attach.CodeOf(err) != attach.CodeNotFound {
+		refund() // only misses count
 	}
 	if err != nil {
 		return err
@@ -128,12 +130,13 @@ func (h *Handler) confirmPublicUpload(w http.ResponseWriter, r *http.Request) er
 	if !h.svc.PublicUploadEnabled() {
 		return apiError(attach.CodeNotFound, "no such route")
 	}
-	if err := h.gate(w, r, RateLinkMiss); err != nil {
+	refund, err := h.charge(w, r, RateLinkMiss)
+	if err != nil {
 		return err
 	}
 	st, err := h.svc.ConfirmPublicUpload(r.Context(), r.PathValue("uploadId"))
-	if c := attach.CodeOf(err); c == attach.CodeNotFound || c == attach.CodeInvalidRequest {
-		h.miss(r, RateLinkMiss)
+	if c := attach.CodeOf(err); c != attach.CodeNotFound && c != attach.CodeInvalidRequest {
+		refund() // only misses count
 	}
 	return reply(w, http.StatusOK, st, err)
 }

@@ -2,12 +2,18 @@ package httpadapter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +23,7 @@ import (
 
 	"github.com/attachkit/attachkit/attach"
 	"github.com/attachkit/attachkit/blob"
+	"github.com/attachkit/attachkit/driver"
 	"github.com/attachkit/attachkit/meta/sqlite"
 )
 
@@ -460,4 +467,103 @@ func TestVerifyRoute(t *testing.T) {
 	c.do(t, http.MethodPost, "/urls/verify", map[string]any{}).requireError(t, http.StatusBadRequest, attach.CodeInvalidRequest)
 	c.do(t, http.MethodPost, "/urls/verify", map[string]any{"url": 5}).requireError(t, http.StatusBadRequest, attach.CodeInvalidRequest)
 	e.as("", "").do(t, http.MethodPost, "/urls/verify", map[string]any{"url": dl}).requireError(t, http.StatusUnauthorized, attach.CodeUnauthorized)
+}
+
+// TestInternalErrorLogsNoLinkToken: a 500 on a public link route is logged
+// with the route pattern, never with the link's secret token.
+func TestInternalErrorLogsNoLinkToken(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	e := newShareEnv(t, nil, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))
+	})
+	c := e.as(keyA, "u1")
+	f := c.upload(t, "a.png", "image/png", pngFile(t, 4, 4))
+	l := c.createLink(t, f.ID, nil)
+	u, err := url.Parse(*l.URL)
+	require.NoError(t, err)
+	token := strings.Split(strings.TrimPrefix(u.Path, "/v1/public/links/"), "/")[0]
+	require.NotEmpty(t, token)
+
+	require.NoError(t, e.store.(io.Closer).Close()) // every lookup now fails
+	e.fetch(t, http.MethodGet, *l.URL, nil, nil).requireError(t, http.StatusInternalServerError, attach.CodeInternal)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, logs.String(), "internal error")
+	assert.NotContains(t, logs.String(), token)
+	assert.Contains(t, logs.String(), "/public/links/{linkId}/{fileName}")
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestLinkGuessingConcurrent: concurrent guesses cannot outrun the miss
+// budget: each takes its token before the lookup, so a burst of one lets
+// one guess be looked up, however many are in flight.
+func TestLinkGuessingConcurrent(t *testing.T) {
+	var lookups atomic.Int32
+	slow := func(e *env, _ *attach.Options) {
+		e.store = &slowLookups{MetaStore: e.store, n: &lookups}
+	}
+	e := newShareEnv(t, slow, trustLoopback(map[RateClass]Rate{RateLinkMiss: {Limit: rate.Every(time.Hour), Burst: 1}}))
+	const n = 64
+	var (
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+		statuses [n]int
+	)
+	client := e.srv.Client()
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			u := e.srv.URL + "/v1/public/links/" + strings.Repeat("C", 31) + string(rune('A'+i%26)) + "/a.png"
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+			if !assert.NoError(t, err) {
+				return
+			}
+			req.Header.Set("X-Forwarded-For", "203.0.113.50")
+			resp, err := client.Do(req)
+			if !assert.NoError(t, err) {
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	var looked, refused int
+	for _, s := range statuses {
+		switch s {
+		case http.StatusNotFound:
+			looked++
+		case http.StatusTooManyRequests:
+			refused++
+		}
+	}
+	assert.Equal(t, 1, looked, "lookups beyond the burst")
+	assert.Equal(t, n-1, refused)
+	assert.EqualValues(t, 1, lookups.Load())
+}
+
+// slowLookups holds every link lookup a moment, so that concurrent
+// requests are all in flight at once.
+type slowLookups struct {
+	driver.MetaStore
+	n *atomic.Int32
+}
+
+func (s *slowLookups) LinkByToken(ctx context.Context, tokenHash string) (*driver.LinkRecord, *driver.FileRecord, error) {
+	s.n.Add(1)
+	time.Sleep(50 * time.Millisecond)
+	return s.MetaStore.LinkByToken(ctx, tokenHash)
 }

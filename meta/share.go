@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/attachkit/attachkit/driver"
@@ -32,24 +33,48 @@ type joined struct {
 func (j joined) Scan(dest ...any) error { return j.row.Scan(append(j.before, dest...)...) }
 
 // CreateLink stores a new link of an undeleted file of the link's
-// workspace; see driver.ShareStore.
-func (s *Store) CreateLink(ctx context.Context, l *driver.LinkRecord) error {
+// workspace, within maxLive live links; see driver.ShareStore. The file's
+// row is locked first (PostgreSQL: FOR UPDATE; SQLite's write
+// transaction excludes other writers), so concurrent creates count one
+// after the other.
+func (s *Store) CreateLink(ctx context.Context, l *driver.LinkRecord, maxLive int) error {
 	const op = "create link"
 	if l == nil || l.Workspace == "" || l.ID == "" || l.FileID == "" || l.TokenHash == "" || l.CreatedAt.IsZero() {
 		return s.fail(ctx, op, invalid("a link needs a workspace, an id, a file, a token hash and a creation time"))
 	}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM files WHERE id = ? AND workspace = ? AND deleted_at = 0`),
+		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM files WHERE id = ? AND workspace = ? AND deleted_at = 0`+s.forUpdate()),
 			l.FileID, l.Workspace).Scan(&one)
 		if err != nil {
 			return err
+		}
+		if maxLive > 0 {
+			var live int
+			err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM links WHERE workspace = ? AND file_id = ?
+				AND (expires_at = 0 OR expires_at > ?)`), l.Workspace, l.FileID, micros(l.CreatedAt)).Scan(&live)
+			if err != nil {
+				return err
+			}
+			if live >= maxLive {
+				return fmt.Errorf("the file has %d live links: %w", live, driver.ErrPrecondition)
+			}
 		}
 		_, err = tx.ExecContext(ctx, s.q(insertSQL("links", linkColumns)), l.Workspace, l.ID, l.FileID, l.TokenHash,
 			l.Sealed, l.CreatedBy, micros(l.CreatedAt), micros(l.ExpiresAt), micros(l.LastAccessedAt))
 		return err
 	})
 	return s.fail(ctx, op, err)
+}
+
+// forUpdate is the row-locking clause of a select whose row the
+// transaction goes on to depend on: PostgreSQL locks it; SQLite's
+// immediate write transaction already serialises writers.
+func (s *Store) forUpdate() string {
+	if s.d.Name() == "postgres" {
+		return " FOR UPDATE"
+	}
+	return ""
 }
 
 // Links lists an undeleted file's links, oldest first.
@@ -119,6 +144,15 @@ func (s *Store) DeleteLink(ctx context.Context, workspace, id string) error {
 		return oneRow(res)
 	})
 	return s.fail(ctx, "delete link "+id, err)
+}
+
+// DeleteFileLinks removes every link of a file, deleted or not.
+func (s *Store) DeleteFileLinks(ctx context.Context, workspace, fileID string) error {
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM links WHERE workspace = ? AND file_id = ?`), workspace, fileID)
+		return err
+	})
+	return s.fail(ctx, "delete links of "+fileID, err)
 }
 
 // TouchLink records an access when the last recorded one is before

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ func metaShareTests() []metaTest {
 		{name: "Share/link refusals", run: testMetaLinkRefusals},
 		{name: "Share/links are scoped to their workspace", run: testMetaLinksScoped},
 		{name: "Share/deleted link and deleted file", run: testMetaLinkDeletion},
+		{name: "Share/delete a file's links, deleted or not", run: testMetaDeleteFileLinks},
+		{name: "Share/live links cap", run: testMetaLinkCap},
+		{name: "Share/concurrent creates keep the cap", run: testMetaConcurrentLinkCap},
 		{name: "Share/touch link at most once per period", run: testMetaTouchLink},
 		{name: "Share/concurrent touches write once", run: testMetaConcurrentTouch},
 		{name: "Share/public-read files", run: testMetaPublicFile},
@@ -44,8 +48,8 @@ func testMetaLinksRoundTrip(t *testing.T, s driver.MetaStore) {
 	l1 := newLink(wsA, "lnk-1", f.ID, at.Add(time.Minute))
 	l1.ExpiresAt = at.Add(48 * time.Hour)
 	l2 := newLink(wsA, "lnk-2", f.ID, at.Add(2*time.Minute))
-	require.NoError(t, s.CreateLink(ctx, l2))
-	require.NoError(t, s.CreateLink(ctx, l1))
+	require.NoError(t, s.CreateLink(ctx, l2, 0))
+	require.NoError(t, s.CreateLink(ctx, l1, 0))
 
 	want1 := *l1
 	want1.CreatedAt, want1.ExpiresAt = stored(l1.CreatedAt), stored(l1.ExpiresAt)
@@ -82,7 +86,7 @@ func testMetaLinkRefusals(t *testing.T, s driver.MetaStore) {
 	ctx := context.Background()
 	at := epoch()
 	f := readyFile(t, s, wsA, "f1", at)
-	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at), 0))
 
 	dupID := newLink(wsA, "lnk-1", f.ID, at)
 	dupID.TokenHash = tokenHash("another")
@@ -103,7 +107,7 @@ func testMetaLinkRefusals(t *testing.T, s driver.MetaStore) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			requireIs(t, s.CreateLink(ctx, tt.link), tt.want)
+			requireIs(t, s.CreateLink(ctx, tt.link, 0), tt.want)
 		})
 	}
 	list, err := s.Links(ctx, wsA, f.ID)
@@ -115,7 +119,7 @@ func testMetaLinksScoped(t *testing.T, s driver.MetaStore) {
 	ctx := context.Background()
 	at := epoch()
 	f := readyFile(t, s, wsA, "f1", at)
-	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at), 0))
 
 	_, err := s.Link(ctx, wsB, "lnk-1")
 	requireIs(t, err, driver.ErrNotFound)
@@ -137,8 +141,8 @@ func testMetaLinkDeletion(t *testing.T, s driver.MetaStore) {
 	ctx := context.Background()
 	at := epoch()
 	f := readyFile(t, s, wsA, "f1", at)
-	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at)))
-	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-2", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at), 0))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-2", f.ID, at), 0))
 
 	require.NoError(t, s.DeleteLink(ctx, wsA, "lnk-1"))
 	_, _, err := s.LinkByToken(ctx, tokenHash("token-lnk-1"))
@@ -156,7 +160,7 @@ func testMetaLinkDeletion(t *testing.T, s driver.MetaStore) {
 	requireIs(t, err, driver.ErrNotFound)
 	_, err = s.Links(ctx, wsA, f.ID)
 	requireIs(t, err, driver.ErrNotFound)
-	requireIs(t, s.CreateLink(ctx, newLink(wsA, "lnk-3", f.ID, at)), driver.ErrNotFound)
+	requireIs(t, s.CreateLink(ctx, newLink(wsA, "lnk-3", f.ID, at), 0), driver.ErrNotFound)
 
 	_, err = s.Undelete(ctx, wsA, f.ID, at)
 	require.NoError(t, err)
@@ -173,11 +177,95 @@ func testMetaLinkDeletion(t *testing.T, s driver.MetaStore) {
 	assert.Empty(t, list)
 }
 
+func testMetaDeleteFileLinks(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	f := readyFile(t, s, wsA, "f1", at)
+	g := readyFile(t, s, wsA, "f2", at)
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at), 0))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-2", f.ID, at), 0))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-3", g.ID, at), 0))
+
+	require.NoError(t, s.DeleteFileLinks(ctx, wsB, f.ID), "another workspace: nothing to delete")
+	_, _, err := s.LinkByToken(ctx, tokenHash("token-lnk-1"))
+	require.NoError(t, err, "another workspace's call removes nothing")
+
+	require.NoError(t, s.MarkDeleted(ctx, wsA, f.ID, at.Add(time.Minute)))
+	require.NoError(t, s.DeleteFileLinks(ctx, wsA, f.ID), "a deleted file's links")
+	_, err = s.Undelete(ctx, wsA, f.ID, at)
+	require.NoError(t, err)
+	list, err := s.Links(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Empty(t, list, "undelete brings back none")
+	for _, id := range []string{"lnk-1", "lnk-2"} {
+		_, _, err = s.LinkByToken(ctx, tokenHash("token-"+id))
+		requireIs(t, err, driver.ErrNotFound)
+	}
+	_, _, err = s.LinkByToken(ctx, tokenHash("token-lnk-3"))
+	require.NoError(t, err, "other files' links stay")
+
+	require.NoError(t, s.DeleteFileLinks(ctx, wsA, f.ID), "no links left: not an error")
+	require.NoError(t, s.DeleteFileLinks(ctx, wsA, "file-unknown"))
+}
+
+func testMetaLinkCap(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	f := readyFile(t, s, wsA, "f1", at)
+	expiring := newLink(wsA, "lnk-1", f.ID, at)
+	expiring.ExpiresAt = at.Add(time.Hour)
+	require.NoError(t, s.CreateLink(ctx, expiring, 2))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-2", f.ID, at), 2))
+	requireIs(t, s.CreateLink(ctx, newLink(wsA, "lnk-3", f.ID, at.Add(time.Minute)), 2), driver.ErrPrecondition)
+	_, _, err := s.LinkByToken(ctx, tokenHash("token-lnk-3"))
+	requireIs(t, err, driver.ErrNotFound, "a refused link is not stored")
+
+	// Once lnk-1 has expired it no longer counts.
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-3", f.ID, at.Add(time.Hour)), 2))
+	requireIs(t, s.CreateLink(ctx, newLink(wsA, "lnk-4", f.ID, at.Add(time.Hour)), 2), driver.ErrPrecondition)
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-4", f.ID, at.Add(time.Hour)), 0), "0: no cap")
+}
+
+func testMetaConcurrentLinkCap(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	f := readyFile(t, s, wsA, "f1", at)
+	const n, limit = 16, 5
+	var created atomic.Int32
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	done := make(chan struct{})
+	for i := range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			<-start
+			err := s.CreateLink(ctx, newLink(wsA, fmt.Sprintf("lnk-%d", i), f.ID, at), limit)
+			if err == nil {
+				created.Add(1)
+				return
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		requireIs(t, err, driver.ErrPrecondition)
+	}
+	assert.EqualValues(t, limit, created.Load())
+	list, err := s.Links(ctx, wsA, f.ID)
+	require.NoError(t, err)
+	assert.Len(t, list, limit)
+}
+
 func testMetaTouchLink(t *testing.T, s driver.MetaStore) {
 	ctx := context.Background()
 	at := epoch()
 	f := readyFile(t, s, wsA, "f1", at)
-	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at), 0))
 
 	t1 := at.Add(time.Hour)
 	changed, err := s.TouchLink(ctx, wsA, "lnk-1", t1, t1.Add(-time.Minute))
@@ -212,7 +300,7 @@ func testMetaConcurrentTouch(t *testing.T, s driver.MetaStore) {
 	ctx := context.Background()
 	at := epoch()
 	f := readyFile(t, s, wsA, "f1", at)
-	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at)))
+	require.NoError(t, s.CreateLink(ctx, newLink(wsA, "lnk-1", f.ID, at), 0))
 	now := at.Add(time.Hour)
 	var wins atomic.Int32
 	fns := make([]func() error, 8)
