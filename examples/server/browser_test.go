@@ -216,6 +216,21 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatal("no download completed")
 	}
 
+	// Share: a public link in the notice, which serves the bytes to anyone.
+	p.do(t, chromedp.Click(chromedp.CSS(card(pngID)+` [data-action=share]`)))
+	p.waitFor(t, `document.querySelector("#notice").textContent.includes("/v1/public/links/")`)
+	notice := eval[string](t, p, `document.querySelector("#notice").textContent`)
+	link := notice[strings.Index(notice, "http"):]
+	resp, err = http.Get(link)
+	require.NoError(t, err)
+	shared, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", shared)
+	pngBytes, err := os.ReadFile(pngPath)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(pngBytes, shared), "the link serves the file's bytes")
+
 	// Rename in the dialog.
 	p.do(t, chromedp.Click(chromedp.CSS(card(pdfID)+` [data-action=rename]`)),
 		chromedp.WaitVisible(chromedp.ID("rename-input")))

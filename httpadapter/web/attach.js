@@ -344,6 +344,18 @@ export class Client {
   }
 
   /**
+   * share makes a public link to the file (POST /files/{id}/links; needs
+   * the edit right) and returns {id, url, expiresAt, createdAt}: anyone
+   * holding url gets the file's bytes, until expiresAt (a Date or an RFC
+   * 3339 string; none by default) or until the link is revoked.
+   */
+  share(id, { expiresAt, signal } = {}) {
+    const body = {};
+    if (expiresAt) body.expiresAt = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
+    return this.request("POST", `/files/${encodeURIComponent(id)}/links`, { body, signal });
+  }
+
+  /**
    * previewUrl returns a URL of a small image for the file, or null. It
    * asks GET /files/{id}/thumbnail (w and h must be among the server's
    * allowed sizes, by default 64, 256 and 1024); while a server has no

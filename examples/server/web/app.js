@@ -200,6 +200,7 @@ $("#grid").addEventListener("click", async (e) => {
   try {
     switch (b.dataset.action) {
       case "download": return await download(f);
+      case "share": return await share(f);
       case "rename": return openRename(f, b);
       case "delete": return openDelete(f, b);
       case "version":
@@ -220,6 +221,21 @@ async function download(f) {
   a.click();
   a.remove();
   notice(`Downloading ${f.fileName}.`);
+}
+
+// share makes a public link that expires in a week and offers it: on
+// the clipboard when the browser allows, and in the notice either way.
+async function share(f) {
+  const week = new Date(Date.now() + 7 * 24 * 3600 * 1000);
+  const link = await client.share(f.id, { expiresAt: week });
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(link.url);
+    copied = true;
+  } catch {
+    // no clipboard permission: the notice shows the link
+  }
+  notice(`${copied ? "Link copied" : "Public link"} (valid for a week): ${link.url}`);
 }
 
 function openRename(f, opener) {
