@@ -63,9 +63,10 @@
 // purging files only one record used). Writers of a workspace's
 // collection tree, and of one record field, first update a row of
 // organize_locks, which serialises them on PostgreSQL; a field's writer
-// then locks the rows of the files it attaches, and a file deletion locks
-// the file's row before removing its attachments, so no attachment of a
-// deleted file is ever written.
+// then locks the rows of the files it attaches, and a file deletion takes
+// the locks of the fields holding the file and then the file's row before
+// removing its attachments, so no attachment of a deleted file is ever
+// written.
 //
 // # Jobs
 //

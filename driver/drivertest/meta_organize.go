@@ -29,6 +29,7 @@ func metaOrganizeTests() []metaTest {
 		{name: "organize: orphans", run: testMetaAttachmentOrphans},
 		{name: "organize: deleting a file detaches it", run: testMetaDeleteDetaches},
 		{name: "organize: concurrent sets of one field", run: testMetaConcurrentSets},
+		{name: "organize: deletions race with sets of their fields", run: testMetaDeleteRacesSets},
 	}
 }
 
@@ -547,4 +548,72 @@ func testMetaConcurrentSets(t *testing.T, s driver.MetaStore) {
 				slices.Equal(slices.DeleteFunc(slices.Clone(set), func(id string) bool { return id == "f5" }), got[1:]))
 	})
 	assert.True(t, ok, "the field is one of the sets (maybe with the added file): %v", got)
+}
+
+func testMetaDeleteRacesSets(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	type ref struct{ record, field string }
+	fields := []ref{{"p1", "g"}, {"p1", "cover"}, {"p2", "g"}}
+	for round := range 3 {
+		var gone, keep []string
+		for i := range 8 {
+			id := fmt.Sprintf("r%d-f%d", round, i)
+			readyFile(t, s, wsA, id, at)
+			if i%2 == 0 {
+				gone = append(gone, id)
+			} else {
+				keep = append(keep, id)
+			}
+		}
+		all := append(slices.Clone(gone), keep...)
+		set := func(f ref, ids []string) error {
+			_, err := s.SetAttachments(ctx, &driver.AttachmentSet{Workspace: wsA, RecordType: "post", RecordID: f.record,
+				Field: f.field, FileIDs: ids, At: at})
+			return err
+		}
+		for _, f := range fields {
+			require.NoError(t, set(f, all))
+		}
+		var fns []func() error
+		for i, id := range gone {
+			fns = append(fns, func() error {
+				if err := s.MarkDeleted(ctx, wsA, id, at.Add(time.Second)); err != nil || i%2 == 0 {
+					return err
+				}
+				return s.PurgeFile(ctx, wsA, id)
+			})
+		}
+		for _, f := range fields {
+			rev := slices.Clone(keep)
+			slices.Reverse(rev)
+			for _, ids := range [][]string{keep, rev} {
+				fns = append(fns, func() error { return set(f, ids) })
+			}
+			fns = append(fns, func() error {
+				_, _, err := s.AddAttachment(ctx, &driver.AttachmentRecord{Workspace: wsA, RecordType: "post", RecordID: f.record,
+					Field: f.field, FileID: keep[0], Position: 1, CreatedAt: at})
+				return err
+			})
+		}
+		for _, err := range race(fns...) {
+			require.NoError(t, err)
+		}
+		for _, rec := range []string{"p1", "p2"} {
+			as, err := s.RecordAttachments(ctx, wsA, "post", rec, 100)
+			require.NoError(t, err)
+			byField := map[string][]driver.AttachmentRecord{}
+			for _, a := range as {
+				byField[a.Field] = append(byField[a.Field], a)
+			}
+			for field, as := range byField {
+				ids := []string{}
+				for i, a := range as {
+					assert.Equal(t, i, a.Position, "%s/%s: positions dense and unique: %v", rec, field, as)
+					ids = append(ids, a.FileID)
+				}
+				assert.ElementsMatch(t, keep, ids, "%s/%s holds the kept files once each", rec, field)
+			}
+		}
+	}
 }
