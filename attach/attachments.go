@@ -119,7 +119,7 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 	}
 	if opts != nil && opts.Purge {
 		for _, id := range ch.Orphans {
-			s.purgeDetached(ctx, scope, id)
+			s.purgeDetached(ctx, scope, rec, id)
 		}
 	}
 	out := make([]*Attachment, 0, len(ch.Attachments))
@@ -208,7 +208,7 @@ func (s *Service) Detach(ctx context.Context, scope Scope, rec Record, field, fi
 		return wrap(err, "detach")
 	}
 	if orphan && opts != nil && opts.Purge {
-		s.purgeDetached(ctx, scope, fileID)
+		s.purgeDetached(ctx, scope, rec, fileID)
 	}
 	return nil
 }
@@ -280,14 +280,27 @@ func (s *Service) attachable(ctx context.Context, scope Scope, id string, inSet 
 	return r, nil
 }
 
-// purgeDetached deletes a file a record let go of, when the acting user
-// may delete it; failures are logged (the file stays, unattached).
-func (s *Service) purgeDetached(ctx context.Context, scope Scope, id string) {
+// purgeDetached deletes a file rec let go of, when the acting user may
+// delete it and it is still attached nowhere and was never attached to
+// another record (decided by the store as it deletes); failures are
+// logged (the file stays, unattached).
+func (s *Service) purgeDetached(ctx context.Context, scope Scope, rec Record, id string) {
 	r, err := s.store.File(ctx, scope.Workspace, id)
-	if err != nil || !allowed(scope, r, rightDelete) {
+	if err != nil || expired(r, s.now()) || !allowed(scope, r, rightDelete) {
 		return
 	}
-	if err := s.Delete(ctx, scope, id, nil); err != nil && !errors.Is(err, ErrNotFound) {
+	deleted, err := s.store.MarkOrphanDeleted(ctx, scope.Workspace, id, rec.Type, rec.ID, s.now())
+	if err != nil && !errors.Is(err, driver.ErrNotFound) {
+		s.log.WarnContext(ctx, "attach: purge detached file failed", "file", id, "err", err)
+	}
+	if !deleted {
+		return
+	}
+	s.enqueueDeleted(ctx, r) // Options.OnDeleted, run by a Worker
+	if s.opts.Retention > 0 {
+		return // kept for the retention window, invisible
+	}
+	if err := s.purge(ctx, scope.Workspace, id); err != nil {
 		s.log.WarnContext(ctx, "attach: purge detached file failed", "file", id, "err", err)
 	}
 }

@@ -18,6 +18,15 @@ type hookStore struct {
 	driver.MetaStore
 	once       sync.Once
 	markDelete func()
+	afterSet   func()
+}
+
+func (h *hookStore) SetAttachments(ctx context.Context, set *driver.AttachmentSet) (*driver.AttachmentChange, error) {
+	ch, err := h.MetaStore.SetAttachments(ctx, set)
+	if h.afterSet != nil {
+		h.once.Do(h.afterSet)
+	}
+	return ch, err
 }
 
 func (h *hookStore) MarkDeleted(ctx context.Context, workspace, id string, at time.Time) error {
@@ -59,4 +68,25 @@ func TestDeleteCollectionRecursiveSparesFileAddedMeanwhile(t *testing.T) {
 	require.NoError(t, err, "alice may not delete bob's file")
 	_, err = e.svc.Collection(ctx, alice, top.ID)
 	require.NoError(t, err, "the collection holding it stays")
+}
+
+func TestPurgeDetachedSparesFileAttachedMeanwhile(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	f := e.upload(t, alice, "f.png", "image/png", pngBytes(t, 2, 2))
+	_, err := e.svc.SetAttachments(ctx, alice, orgPost, "g", []string{f.ID}, nil)
+	require.NoError(t, err)
+	other := attach.Record{Type: "post", ID: "43"}
+	hs := &hookStore{MetaStore: e.store}
+	hs.afterSet = func() { // the set found f an orphan; another record takes it before the purge
+		_, _, err := e.svc.Attach(ctx, alice, other, "g", f.ID, nil)
+		require.NoError(t, err)
+	}
+	_, err = e.withStore(t, hs).svc.SetAttachments(ctx, alice, orgPost, "g", nil, &attach.SetAttachmentsOptions{Purge: true})
+	require.NoError(t, err)
+	_, err = e.svc.File(ctx, alice, f.ID)
+	require.NoError(t, err, "attached to another record: not purged")
+	got, err := e.svc.Attachments(ctx, alice, other)
+	require.NoError(t, err)
+	require.Equal(t, []string{f.ID}, orgFileIDs(got["g"]))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/attachkit/attachkit/driver"
 )
@@ -351,6 +352,45 @@ func (s *Store) attachmentList(ctx context.Context, op string, rows *sql.Rows, e
 		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil
+}
+
+// MarkOrphanDeleted marks a file deleted when it is an orphan of a record;
+// see driver.OrganizeStore.
+func (s *Store) MarkOrphanDeleted(ctx context.Context, workspace, id, recordType, recordID string, at time.Time) (bool, error) {
+	op := "mark orphan deleted " + id
+	if at.IsZero() {
+		return false, s.fail(ctx, op, invalid("file %s: deletion time not set", id))
+	}
+	deleted := false
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		// The row lock excludes attaching the file until the end.
+		if err := s.lockAttachable(ctx, tx, workspace, id); err != nil {
+			return err
+		}
+		orphan, err := s.attachmentOrphan(ctx, tx, id, recordType, recordID)
+		if err != nil || !orphan {
+			return err
+		}
+		// Attached nowhere: there is nothing to detach.
+		var version int
+		err = tx.QueryRowContext(ctx, s.q(`UPDATE files SET deleted_at = ? WHERE id = ? AND workspace = ? AND deleted_at = 0
+			RETURNING version`), micros(at), id, workspace).Scan(&version)
+		if err != nil {
+			return err
+		}
+		deleted = true
+		if version == 0 {
+			return nil
+		}
+		if err := s.countListed(ctx, tx, workspace, id, -1); err != nil {
+			return err
+		}
+		return s.syncViewers(ctx, tx, id)
+	})
+	if err != nil {
+		return false, s.fail(ctx, op, err)
+	}
+	return deleted, nil
 }
 
 // errFieldsMoved aborts a deletion's transaction that found the file in a

@@ -28,6 +28,7 @@ func metaOrganizeTests() []metaTest {
 		{name: "organize: add, move and remove attachments", run: testMetaAddRemoveAttachments},
 		{name: "organize: orphans", run: testMetaAttachmentOrphans},
 		{name: "organize: deleting a file detaches it", run: testMetaDeleteDetaches},
+		{name: "organize: mark orphan deleted", run: testMetaMarkOrphanDeleted},
 		{name: "organize: concurrent sets of one field", run: testMetaConcurrentSets},
 		{name: "organize: deletions race with sets of their fields", run: testMetaDeleteRacesSets},
 	}
@@ -616,4 +617,48 @@ func testMetaDeleteRacesSets(t *testing.T, s driver.MetaStore) {
 			}
 		}
 	}
+}
+
+func testMetaMarkOrphanDeleted(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"only", "shared", "elsewhere", "never"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	_, err := s.SetAttachments(ctx, setOf(wsA, "g", at, "only", "shared", "elsewhere"))
+	require.NoError(t, err)
+	other := &driver.AttachmentSet{Workspace: wsA, RecordType: "post", RecordID: "p2", Field: "g", FileIDs: []string{"shared", "elsewhere"}, At: at}
+	_, err = s.SetAttachments(ctx, other)
+	require.NoError(t, err)
+	other.FileIDs = []string{"shared"}
+	_, err = s.SetAttachments(ctx, other)
+	require.NoError(t, err)
+	_, err = s.SetAttachments(ctx, setOf(wsA, "g", at, "shared"))
+	require.NoError(t, err)
+
+	del := func(id string) (bool, error) {
+		return s.MarkOrphanDeleted(ctx, wsA, id, "post", "p1", at.Add(time.Second))
+	}
+	for _, id := range []string{"shared", "elsewhere"} {
+		deleted, err := del(id)
+		require.NoError(t, err)
+		assert.False(t, deleted, "%s is attached or was attached to p2", id)
+		_, err = s.File(ctx, wsA, id)
+		require.NoError(t, err)
+	}
+	for _, id := range []string{"only", "never"} {
+		deleted, err := del(id)
+		require.NoError(t, err)
+		assert.True(t, deleted, id)
+		_, err = s.File(ctx, wsA, id)
+		requireIs(t, err, driver.ErrNotFound)
+		_, err = del(id)
+		requireIs(t, err, driver.ErrNotFound, "already deleted")
+	}
+	_, err = del("unknown")
+	requireIs(t, err, driver.ErrNotFound)
+	_, err = s.MarkOrphanDeleted(ctx, wsB, "shared", "post", "p1", at)
+	requireIs(t, err, driver.ErrNotFound, "another workspace's file")
+	_, err = s.MarkOrphanDeleted(ctx, wsA, "shared", "post", "p1", time.Time{})
+	requireIs(t, err, driver.ErrInvalidArgument)
 }
