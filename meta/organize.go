@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -58,6 +59,22 @@ func typesJSON(types []string) (string, error) {
 func (s *Store) lockOrganize(ctx context.Context, tx *sql.Tx, workspace, name string) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO organize_locks (workspace, name, n) VALUES (?, ?, 1)
 		ON CONFLICT (workspace, name) DO UPDATE SET n = organize_locks.n + 1`), workspace, name)
+	return err
+}
+
+// lockCollection takes the workspace's "collections" lock, the one
+// DeleteCollection takes, and checks that a file may name the collection
+// id: until tx ends it cannot be deleted. An unknown collection returns
+// an error matching driver.ErrNotFound.
+func (s *Store) lockCollection(ctx context.Context, tx *sql.Tx, workspace, id string) error {
+	if err := s.lockOrganize(ctx, tx, workspace, "collections"); err != nil {
+		return err
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM collections WHERE id = ? AND workspace = ?`), id, workspace).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("collection %s: %w", id, driver.ErrNotFound)
+	}
 	return err
 }
 

@@ -2,6 +2,7 @@ package drivertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -29,6 +30,7 @@ func metaOrganizeTests() []metaTest {
 		{name: "organize: orphans", run: testMetaAttachmentOrphans},
 		{name: "organize: deleting a file detaches it", run: testMetaDeleteDetaches},
 		{name: "organize: mark orphan deleted", run: testMetaMarkOrphanDeleted},
+		{name: "organize: no file lands in a deleted collection", run: testMetaFileIntoDeletedCollection},
 		{name: "organize: concurrent sets of one field", run: testMetaConcurrentSets},
 		{name: "organize: deletions race with sets of their fields", run: testMetaDeleteRacesSets},
 	}
@@ -37,6 +39,14 @@ func metaOrganizeTests() []metaTest {
 func newCollection(ws, id, parent, name string, order int, at time.Time) *driver.CollectionRecord {
 	return &driver.CollectionRecord{Workspace: ws, ID: id, ParentID: parent, Name: name, Order: order,
 		CreatedBy: "alice", CreatedAt: at, UpdatedAt: at}
+}
+
+// ensureCollection creates a top-level collection unless it exists.
+func ensureCollection(t *testing.T, s driver.MetaStore, ws, id string, at time.Time) {
+	t.Helper()
+	if err := s.CreateCollection(context.Background(), newCollection(ws, id, "", id, 0, at)); !errors.Is(err, driver.ErrExists) {
+		require.NoError(t, err)
+	}
 }
 
 func collectionIDs(cs []driver.CollectionRecord) []string {
@@ -661,4 +671,60 @@ func testMetaMarkOrphanDeleted(t *testing.T, s driver.MetaStore) {
 	requireIs(t, err, driver.ErrNotFound, "another workspace's file")
 	_, err = s.MarkOrphanDeleted(ctx, wsA, "shared", "post", "p1", time.Time{})
 	requireIs(t, err, driver.ErrInvalidArgument)
+}
+
+func testMetaFileIntoDeletedCollection(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	readyFile(t, s, wsA, "f0", at)
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "gone", "", "Gone", 0, at)))
+	require.NoError(t, s.DeleteCollection(ctx, wsA, "gone"))
+	into := func(id, col string) error {
+		_, err := s.UpdateFile(ctx, &driver.FileUpdate{Workspace: wsA, ID: id, CollectionID: &col, At: at})
+		return err
+	}
+	create := func(id, col string) error {
+		f := newFile(wsA, id, at)
+		f.CollectionID = col
+		return s.CreateUpload(ctx, f, newTicket(wsA, id+"-u1", id, 0, at))
+	}
+	requireIs(t, into("f0", "gone"), driver.ErrNotFound)
+	requireIs(t, create("n0", "gone"), driver.ErrNotFound)
+	_, err := s.File(ctx, wsA, "n0")
+	requireIs(t, err, driver.ErrNotFound, "nothing stored")
+	f, err := s.File(ctx, wsA, "f0")
+	require.NoError(t, err)
+	assert.Empty(t, f.CollectionID)
+
+	// Racing a deletion: either the file is in the collection (and the
+	// deletion refused), or the collection is gone and no file names it.
+	for round := range 4 {
+		col := fmt.Sprintf("c%d", round)
+		require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, col, "", col, 0, at)))
+		moved, created := fmt.Sprintf("m%d", round), fmt.Sprintf("n%d", round+1)
+		readyFile(t, s, wsA, moved, at)
+		errs := race(
+			func() error { return s.DeleteCollection(ctx, wsA, col) },
+			func() error { return into(moved, col) },
+			func() error { return create(created, col) },
+		)
+		_, cerr := s.Collection(ctx, wsA, col)
+		for i, id := range []string{moved, created} {
+			f, err := s.File(ctx, wsA, id)
+			if errs[i+1] != nil {
+				requireIs(t, errs[i+1], driver.ErrNotFound)
+				require.Error(t, cerr, "refused: the collection was gone")
+				if err == nil {
+					assert.NotEqual(t, col, f.CollectionID)
+				}
+				continue
+			}
+			require.NoError(t, err)
+			assert.Equal(t, col, f.CollectionID)
+			require.NoError(t, cerr, "%s is in %s, so it must exist", id, col)
+		}
+		if errs[0] != nil {
+			requireIs(t, errs[0], driver.ErrPrecondition)
+		}
+	}
 }
