@@ -78,8 +78,8 @@ type DetachOptions struct {
 // (attachments that stay keep their creation time), so an application
 // can call it from its own record handlers and simply retry.
 //
-// Every file must be a ready file of the workspace that the acting user
-// may view. Duplicate ids, more than MaxAttachments ids, malformed ids and
+// Every file must be a file of the workspace; one the field does not hold
+// yet must also be ready and one the acting user may view. Duplicate ids, more than MaxAttachments ids, malformed ids and
 // ids of unknown (or another workspace's) files are CodeInvalidRequest; a
 // file the user may not view is CodeForbidden; a file that is not ready
 // is CodeConflict. On any error the field keeps its previous set.
@@ -102,8 +102,23 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 		}
 		seen[id] = true
 	}
+	var inField map[string]bool // the field's files, read at the first refusal
 	for _, id := range fileIDs {
-		if _, err := s.attachable(ctx, scope, id, true); err != nil {
+		_, err := s.attachable(ctx, scope, id, true)
+		if c := CodeOf(err); c == CodeConflict || c == CodeForbidden {
+			// A file the field holds already stays, ready or not: a
+			// repeated call must not fail while a new version is processed.
+			if inField == nil {
+				var ferr error
+				if inField, ferr = s.fieldFiles(ctx, scope, rec, field); ferr != nil {
+					return nil, ferr
+				}
+			}
+			if inField[id] {
+				continue
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -127,6 +142,21 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 		out = append(out, attachmentFromRecord(&ch.Attachments[i]))
 	}
 	return out, nil
+}
+
+// fieldFiles returns the ids of the files a record's field holds.
+func (s *Service) fieldFiles(ctx context.Context, scope Scope, rec Record, field string) (map[string]bool, error) {
+	as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, maxRecordAttachments)
+	if err != nil {
+		return nil, wrap(err, "record attachments")
+	}
+	ids := map[string]bool{}
+	for _, a := range as {
+		if a.Field == field {
+			ids[a.FileID] = true
+		}
+	}
+	return ids, nil
 }
 
 // ClearAttachments empties every field of a record, as SetAttachments

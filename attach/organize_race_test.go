@@ -1,6 +1,7 @@
 package attach_test
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -89,4 +90,33 @@ func TestPurgeDetachedSparesFileAttachedMeanwhile(t *testing.T) {
 	got, err := e.svc.Attachments(ctx, alice, other)
 	require.NoError(t, err)
 	require.Equal(t, []string{f.ID}, orgFileIDs(got["g"]))
+}
+
+func TestSetAttachmentsKeepsFilesNotReady(t *testing.T) {
+	e := newEnv(t, func(o *attach.Options) {
+		o.Processors = []attach.Processor{{Name: "noop", Run: func(context.Context, *attach.Service, *attach.ProcessInput) error { return nil }}}
+	})
+	ctx := context.Background()
+	a := e.upload(t, wsA, "a.pdf", "application/pdf", pdfBytes(2000))
+	b := e.upload(t, wsA, "b.pdf", "application/pdf", pdfBytes(2100))
+	runDue(t, attach.NewWorker(e.svc, nil))
+	_, err := e.svc.SetAttachments(ctx, wsA, orgPost, "g", []string{a.ID, b.ID}, nil)
+	require.NoError(t, err)
+	v2, err := e.svc.PutVersion(ctx, wsA, a.ID, attach.VersionPutRequest{Size: -1}, bytes.NewReader(pdfBytes(2200)))
+	require.NoError(t, err)
+	require.Equal(t, attach.StatusProcessing, v2.Status)
+
+	got, err := e.svc.SetAttachments(ctx, wsA, orgPost, "g", []string{a.ID, b.ID}, nil)
+	require.NoError(t, err, "the same set again: idempotent while a new version is processed")
+	require.Equal(t, []string{a.ID, b.ID}, attachedIDs(got))
+	got, err = e.svc.SetAttachments(ctx, wsA, orgPost, "g", []string{b.ID, a.ID}, nil)
+	require.NoError(t, err, "reordering keeps it too")
+	require.Equal(t, []string{b.ID, a.ID}, attachedIDs(got))
+
+	// A file not yet in the field must be ready.
+	c := e.upload(t, wsA, "c.pdf", "application/pdf", pdfBytes(2300))
+	_, err = e.svc.SetAttachments(ctx, wsA, orgPost, "g", []string{b.ID, a.ID, c.ID}, nil)
+	requireOrgCode(t, err, attach.CodeConflict)
+	_, err = e.svc.SetAttachments(ctx, wsA, orgPost, "other", []string{a.ID}, nil)
+	requireOrgCode(t, err, attach.CodeConflict, "another field does not hold it")
 }
