@@ -3,7 +3,11 @@ package attach_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,4 +123,62 @@ func TestSetAttachmentsKeepsFilesNotReady(t *testing.T) {
 	requireOrgCode(t, err, attach.CodeConflict)
 	_, err = e.svc.SetAttachments(ctx, wsA, orgPost, "other", []string{a.ID}, nil)
 	requireOrgCode(t, err, attach.CodeConflict, "another field does not hold it")
+}
+
+// writeCounter is a real storage that counts the bytes written to it.
+type writeCounter struct {
+	driver.Storage
+	n atomic.Int64
+}
+
+func (w *writeCounter) NewWriter(ctx context.Context, key string, opts *driver.WriterOptions) (io.WriteCloser, error) {
+	wc, err := w.Storage.NewWriter(ctx, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &countingWriter{WriteCloser: wc, n: &w.n}, nil
+}
+
+type countingWriter struct {
+	io.WriteCloser
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.WriteCloser.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestImportMeetsCollectionBeforeBytes(t *testing.T) {
+	e := newEnv(t, nil)
+	wc := &writeCounter{Storage: e.storage}
+	svc, err := attach.New(wc, e.store, &attach.Options{
+		SigningKeys: []attach.SigningKey{{ID: "k1", Secret: []byte("ssssssssssssssssssssssssssssssss")}},
+		BaseURL:     baseURL, Now: e.clock.Now})
+	require.NoError(t, err)
+	e.svc = svc
+	png := pngBytes(t, 64, 64)
+	require.Greater(t, len(png), 200)
+	o := newOrigin(t, "tcp4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.(http.Flusher).Flush() // no Content-Length: the stream must be cut
+		_, _ = w.Write(png)
+	}))
+	allow := &attach.ImportOptions{AllowPorts: []int{o.port()}, AllowAddr: func(ap netip.AddrPort) bool { return ap == o.addr() }}
+
+	small := e.collection(t, wsA, attach.CollectionRequest{Name: "small", MaxSize: 100})
+	_, st := importAndWait(t, e, allow, attach.ImportRequest{URL: o.URL + "/a.png", CollectionID: small.ID})
+	require.Equal(t, attach.StatusRejected, st.Status)
+	require.NotNil(t, st.Error)
+	require.Equal(t, attach.CodeFileTooLarge, st.Error.Code)
+	require.LessOrEqual(t, wc.n.Load(), int64(101), "cut at the collection's limit")
+
+	pdfs := e.collection(t, wsA, attach.CollectionRequest{Name: "pdfs", AllowedTypes: []string{"application/pdf"}})
+	wc.n.Store(0)
+	_, st = importAndWait(t, e, allow, attach.ImportRequest{URL: o.URL + "/b.png", CollectionID: pdfs.ID})
+	require.Equal(t, attach.StatusRejected, st.Status)
+	require.NotNil(t, st.Error)
+	require.Equal(t, attach.CodeInvalidFileType, st.Error.Code)
+	require.Zero(t, wc.n.Load(), "a declared type the collection refuses stores nothing")
 }
