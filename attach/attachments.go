@@ -245,29 +245,48 @@ func (s *Service) Detach(ctx context.Context, scope Scope, rec Record, field, fi
 
 // Attachments returns a record's files by field, each field in order.
 // Files the acting user may not view are left out, as are files deleted
-// or expired; a record without attachments has no fields.
+// or expired; a record without attachments has no fields. A record with
+// more than 10,000 attachments in all is CodeConflict.
 func (s *Service) Attachments(ctx context.Context, scope Scope, rec Record) (map[string][]*File, error) {
 	if err := checkAttachmentRef(scope, rec, "x"); err != nil {
 		return nil, err
 	}
-	as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, maxRecordAttachments)
+	as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, maxRecordAttachments+1)
 	if err != nil {
 		return nil, wrap(err, "record attachments")
 	}
+	if len(as) > maxRecordAttachments {
+		return nil, errorf(CodeConflict, "the record has more than %d attachments, more than one answer holds; clear some of its fields",
+			maxRecordAttachments)
+	}
 	out := map[string][]*File{}
 	now := s.now()
-	for _, a := range as {
-		r, err := s.store.File(ctx, scope.Workspace, a.FileID)
-		if errors.Is(err, driver.ErrNotFound) {
-			continue // deleted since
+	// One read per field (a field holds at most MaxAttachments files).
+	for start := 0; start < len(as); {
+		end := start + 1
+		for end < len(as) && as[end].Field == as[start].Field {
+			end++
 		}
+		ids := make([]string, 0, end-start)
+		for _, a := range as[start:end] {
+			ids = append(ids, a.FileID)
+		}
+		rs, err := s.store.FilesByID(ctx, scope.Workspace, ids)
 		if err != nil {
-			return nil, wrap(err, "load file")
+			return nil, wrap(err, "load files")
 		}
-		if expired(r, now) || !allowed(scope, r, rightView) {
-			continue
+		byID := make(map[string]*driver.FileRecord, len(rs))
+		for i := range rs {
+			byID[rs[i].ID] = &rs[i]
 		}
-		out[a.Field] = append(out[a.Field], fileFromRecord(r))
+		for _, a := range as[start:end] {
+			r := byID[a.FileID]
+			if r == nil || expired(r, now) || !allowed(scope, r, rightView) {
+				continue // deleted since, expired or invisible
+			}
+			out[a.Field] = append(out[a.Field], fileFromRecord(r))
+		}
+		start = end
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package attach_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -181,4 +182,54 @@ func TestImportMeetsCollectionBeforeBytes(t *testing.T) {
 	require.NotNil(t, st.Error)
 	require.Equal(t, attach.CodeInvalidFileType, st.Error.Code)
 	require.Zero(t, wc.n.Load(), "a declared type the collection refuses stores nothing")
+}
+
+// fileCounter is a real store that counts single-file reads.
+type fileCounter struct {
+	driver.MetaStore
+	n atomic.Int64
+}
+
+func (c *fileCounter) File(ctx context.Context, workspace, id string) (*driver.FileRecord, error) {
+	c.n.Add(1)
+	return c.MetaStore.File(ctx, workspace, id)
+}
+
+func TestAttachmentsReadFilesPerField(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	ids := e.orgPNGs(t, alice, 5)
+	_, err := e.svc.SetAttachments(ctx, alice, orgPost, "g", ids, nil)
+	require.NoError(t, err)
+	_, err = e.svc.SetAttachments(ctx, alice, orgPost, "cover", ids[3:], nil)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.Delete(ctx, alice, ids[1], nil))
+	fc := &fileCounter{MetaStore: e.store}
+	got, err := e.withStore(t, fc).svc.Attachments(ctx, alice, orgPost)
+	require.NoError(t, err)
+	require.Equal(t, []string{ids[0], ids[2], ids[3], ids[4]}, orgFileIDs(got["g"]))
+	require.Equal(t, ids[3:], orgFileIDs(got["cover"]))
+	require.Zero(t, fc.n.Load(), "no read per attachment")
+}
+
+func TestAttachmentsTooManyReported(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	at := e.clock.Now()
+	var ids []string
+	for i := range attach.MaxAttachments {
+		id := fmt.Sprintf("file_many-%04d", i)
+		ids = append(ids, id)
+		require.NoError(t, e.store.CreateUpload(ctx, &driver.FileRecord{Workspace: wsA.Workspace, ID: id, FileName: "f.png",
+			Status: driver.StatusPending, Source: "upload", AccessControl: "private", CreatedAt: at, UpdatedAt: at},
+			&driver.UploadRecord{Workspace: wsA.Workspace, ID: "up_" + id, FileID: id, Version: 1, FileName: "f.png",
+				StorageKey: "k/" + id, Status: driver.UploadPending, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}))
+	}
+	for f := range 11 { // 11,000 attachments
+		_, err := e.store.SetAttachments(ctx, &driver.AttachmentSet{Workspace: wsA.Workspace, RecordType: orgPost.Type,
+			RecordID: orgPost.ID, Field: fmt.Sprintf("f%02d", f), FileIDs: ids, At: at})
+		require.NoError(t, err)
+	}
+	_, err := e.svc.Attachments(ctx, wsA, orgPost)
+	require.Error(t, err, "more than the answer holds is reported, not cut silently")
 }

@@ -156,6 +156,12 @@ type OrganizeStore interface {
 	// attachment history too.
 	FileAttachments(ctx context.Context, workspace, fileID string, limit int) ([]AttachmentRecord, error)
 
+	// FilesByID returns the undeleted files of the workspace among ids
+	// (at most MaxAttachments, else ErrInvalidArgument), ordered by id:
+	// unknown, deleted and foreign ids are left out. It reads a field's
+	// files at once.
+	FilesByID(ctx context.Context, workspace string, ids []string) ([]FileRecord, error)
+
 	// MarkOrphanDeleted marks a file deleted, as MarkDeleted does, only
 	// when it is attached nowhere and was never attached to a record other
 	// than (recordType, recordID); it decides in the transaction that

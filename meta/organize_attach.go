@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/attachkit/attachkit/driver"
@@ -347,6 +348,41 @@ func (s *Store) attachmentList(ctx context.Context, op string, rows *sql.Rows, e
 			return nil, s.fail(ctx, op, err)
 		}
 		out = append(out, *a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// FilesByID returns the undeleted files of the workspace among ids; see
+// driver.OrganizeStore.
+func (s *Store) FilesByID(ctx context.Context, workspace string, ids []string) ([]driver.FileRecord, error) {
+	const op = "files by id"
+	if len(ids) > driver.MaxAttachments {
+		return nil, s.fail(ctx, op, invalid("%d ids; at most %d", len(ids), driver.MaxAttachments))
+	}
+	out := []driver.FileRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, workspace)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+fileColumns+` FROM files WHERE workspace = ? AND deleted_at = 0
+		AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY id`), args...)
+	if err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		out = append(out, *f)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)

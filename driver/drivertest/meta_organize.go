@@ -30,6 +30,7 @@ func metaOrganizeTests() []metaTest {
 		{name: "organize: orphans", run: testMetaAttachmentOrphans},
 		{name: "organize: deleting a file detaches it", run: testMetaDeleteDetaches},
 		{name: "organize: mark orphan deleted", run: testMetaMarkOrphanDeleted},
+		{name: "organize: files by id", run: testMetaFilesByID},
 		{name: "organize: no file lands in a deleted collection", run: testMetaFileIntoDeletedCollection},
 		{name: "organize: concurrent sets of one field", run: testMetaConcurrentSets},
 		{name: "organize: deletions race with sets of their fields", run: testMetaDeleteRacesSets},
@@ -727,4 +728,29 @@ func testMetaFileIntoDeletedCollection(t *testing.T, s driver.MetaStore) {
 			requireIs(t, errs[0], driver.ErrPrecondition)
 		}
 	}
+}
+
+func testMetaFilesByID(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"f3", "f1", "f2", "gone"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	readyFile(t, s, wsB, "b1", at)
+	require.NoError(t, s.MarkDeleted(ctx, wsA, "gone", at))
+	fs, err := s.FilesByID(ctx, wsA, []string{"f3", "gone", "b1", "unknown", "f1", "f2"})
+	require.NoError(t, err)
+	ids := []string{}
+	for _, f := range fs {
+		ids = append(ids, f.ID)
+	}
+	assert.Equal(t, []string{"f1", "f2", "f3"}, ids, "undeleted files of the workspace, by id")
+	one, err := s.File(ctx, wsA, "f2")
+	require.NoError(t, err)
+	assert.Equal(t, *one, fs[1])
+	fs, err = s.FilesByID(ctx, wsA, nil)
+	require.NoError(t, err)
+	assert.Empty(t, fs)
+	_, err = s.FilesByID(ctx, wsA, make([]string, driver.MaxAttachments+1))
+	requireIs(t, err, driver.ErrInvalidArgument)
 }
