@@ -13,7 +13,7 @@ import (
 )
 
 // Attachments (migration 0003). A change of one record field takes that
-// field's lock row, then locks the rows of the files it attaches (in id
+// field's lock (lockOrganize), then locks the rows of the files it attaches (in id
 // order) with a no-op update that also checks they are undeleted; a file
 // deletion takes the locks of the fields holding the file (sorted), locks
 // the file row and then removes its attachments, so an attachment of a
