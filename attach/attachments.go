@@ -78,8 +78,8 @@ type DetachOptions struct {
 // (attachments that stay keep their creation time), so an application
 // can call it from its own record handlers and simply retry.
 //
-// Every file must be a file of the workspace; one the field does not hold
-// yet must also be ready and one the acting user may view. Duplicate ids, more than MaxAttachments ids, malformed ids and
+// Every file must be a file of the workspace that the acting user may
+// view, and ready unless the field holds it already. Duplicate ids, more than MaxAttachments ids, malformed ids and
 // ids of unknown (or another workspace's) files are CodeInvalidRequest; a
 // file the user may not view is CodeForbidden; a file that is not ready
 // is CodeConflict. On any error the field keeps its previous set.
@@ -102,10 +102,10 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 		}
 		seen[id] = true
 	}
-	var inField map[string]bool // the field's files, read at the first refusal
+	var inField map[string]bool // the field's files, read at the first file not ready
 	for _, id := range fileIDs {
 		_, err := s.attachable(ctx, scope, id, true)
-		if c := CodeOf(err); c == CodeConflict || c == CodeForbidden {
+		if CodeOf(err) == CodeConflict { // visible, not ready
 			// A file the field holds already stays, ready or not: a
 			// repeated call must not fail while a new version is processed.
 			if inField == nil {

@@ -118,6 +118,9 @@ func TestSetAttachmentsKeepsFilesNotReady(t *testing.T) {
 	require.NoError(t, err, "reordering keeps it too")
 	require.Equal(t, []string{b.ID, a.ID}, attachedIDs(got))
 
+	_, err = e.svc.SetAttachments(ctx, bob, orgPost, "g", []string{b.ID, a.ID}, nil)
+	requireOrgCode(t, err, attach.CodeForbidden, "the view right is checked on every file")
+
 	// A file not yet in the field must be ready.
 	c := e.upload(t, wsA, "c.pdf", "application/pdf", pdfBytes(2300))
 	_, err = e.svc.SetAttachments(ctx, wsA, orgPost, "g", []string{b.ID, a.ID, c.ID}, nil)
