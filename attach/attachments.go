@@ -78,8 +78,8 @@ type DetachOptions struct {
 // (attachments that stay keep their creation time), so an application
 // can call it from its own record handlers and simply retry.
 //
-// Every file must be a ready file of the workspace that the acting user
-// may view. Duplicate ids, more than MaxAttachments ids, malformed ids and
+// Every file must be a file of the workspace that the acting user may
+// view, and ready unless the field holds it already. Duplicate ids, more than MaxAttachments ids, malformed ids and
 // ids of unknown (or another workspace's) files are CodeInvalidRequest; a
 // file the user may not view is CodeForbidden; a file that is not ready
 // is CodeConflict. On any error the field keeps its previous set.
@@ -102,8 +102,23 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 		}
 		seen[id] = true
 	}
+	var inField map[string]bool // the field's files, read at the first file not ready
 	for _, id := range fileIDs {
-		if _, err := s.attachable(ctx, scope, id, true); err != nil {
+		_, err := s.attachable(ctx, scope, id, true)
+		if CodeOf(err) == CodeConflict { // visible, not ready
+			// A file the field holds already stays, ready or not: a
+			// repeated call must not fail while a new version is processed.
+			if inField == nil {
+				var ferr error
+				if inField, ferr = s.fieldFiles(ctx, scope, rec, field); ferr != nil {
+					return nil, ferr
+				}
+			}
+			if inField[id] {
+				continue
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +134,7 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 	}
 	if opts != nil && opts.Purge {
 		for _, id := range ch.Orphans {
-			s.purgeDetached(ctx, scope, id)
+			s.purgeDetached(ctx, scope, rec, id)
 		}
 	}
 	out := make([]*Attachment, 0, len(ch.Attachments))
@@ -127,6 +142,21 @@ func (s *Service) SetAttachments(ctx context.Context, scope Scope, rec Record, f
 		out = append(out, attachmentFromRecord(&ch.Attachments[i]))
 	}
 	return out, nil
+}
+
+// fieldFiles returns the ids of the files a record's field holds.
+func (s *Service) fieldFiles(ctx context.Context, scope Scope, rec Record, field string) (map[string]bool, error) {
+	as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, maxRecordAttachments)
+	if err != nil {
+		return nil, wrap(err, "record attachments")
+	}
+	ids := map[string]bool{}
+	for _, a := range as {
+		if a.Field == field {
+			ids[a.FileID] = true
+		}
+	}
+	return ids, nil
 }
 
 // ClearAttachments empties every field of a record, as SetAttachments
@@ -208,36 +238,55 @@ func (s *Service) Detach(ctx context.Context, scope Scope, rec Record, field, fi
 		return wrap(err, "detach")
 	}
 	if orphan && opts != nil && opts.Purge {
-		s.purgeDetached(ctx, scope, fileID)
+		s.purgeDetached(ctx, scope, rec, fileID)
 	}
 	return nil
 }
 
 // Attachments returns a record's files by field, each field in order.
 // Files the acting user may not view are left out, as are files deleted
-// or expired; a record without attachments has no fields.
+// or expired; a record without attachments has no fields. A record with
+// more than 10,000 attachments in all is CodeConflict.
 func (s *Service) Attachments(ctx context.Context, scope Scope, rec Record) (map[string][]*File, error) {
 	if err := checkAttachmentRef(scope, rec, "x"); err != nil {
 		return nil, err
 	}
-	as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, maxRecordAttachments)
+	as, err := s.store.RecordAttachments(ctx, scope.Workspace, rec.Type, rec.ID, maxRecordAttachments+1)
 	if err != nil {
 		return nil, wrap(err, "record attachments")
 	}
+	if len(as) > maxRecordAttachments {
+		return nil, errorf(CodeConflict, "the record has more than %d attachments, more than one answer holds; clear some of its fields",
+			maxRecordAttachments)
+	}
 	out := map[string][]*File{}
 	now := s.now()
-	for _, a := range as {
-		r, err := s.store.File(ctx, scope.Workspace, a.FileID)
-		if errors.Is(err, driver.ErrNotFound) {
-			continue // deleted since
+	// One read per field (a field holds at most MaxAttachments files).
+	for start := 0; start < len(as); {
+		end := start + 1
+		for end < len(as) && as[end].Field == as[start].Field {
+			end++
 		}
+		ids := make([]string, 0, end-start)
+		for _, a := range as[start:end] {
+			ids = append(ids, a.FileID)
+		}
+		rs, err := s.store.FilesByID(ctx, scope.Workspace, ids)
 		if err != nil {
-			return nil, wrap(err, "load file")
+			return nil, wrap(err, "load files")
 		}
-		if expired(r, now) || !allowed(scope, r, rightView) {
-			continue
+		byID := make(map[string]*driver.FileRecord, len(rs))
+		for i := range rs {
+			byID[rs[i].ID] = &rs[i]
 		}
-		out[a.Field] = append(out[a.Field], fileFromRecord(r))
+		for _, a := range as[start:end] {
+			r := byID[a.FileID]
+			if r == nil || expired(r, now) || !allowed(scope, r, rightView) {
+				continue // deleted since, expired or invisible
+			}
+			out[a.Field] = append(out[a.Field], fileFromRecord(r))
+		}
+		start = end
 	}
 	return out, nil
 }
@@ -280,14 +329,27 @@ func (s *Service) attachable(ctx context.Context, scope Scope, id string, inSet 
 	return r, nil
 }
 
-// purgeDetached deletes a file a record let go of, when the acting user
-// may delete it; failures are logged (the file stays, unattached).
-func (s *Service) purgeDetached(ctx context.Context, scope Scope, id string) {
+// purgeDetached deletes a file rec let go of, when the acting user may
+// delete it and it is still attached nowhere and was never attached to
+// another record (decided by the store as it deletes); failures are
+// logged (the file stays, unattached).
+func (s *Service) purgeDetached(ctx context.Context, scope Scope, rec Record, id string) {
 	r, err := s.store.File(ctx, scope.Workspace, id)
-	if err != nil || !allowed(scope, r, rightDelete) {
+	if err != nil || expired(r, s.now()) || !allowed(scope, r, rightDelete) {
 		return
 	}
-	if err := s.Delete(ctx, scope, id, nil); err != nil && !errors.Is(err, ErrNotFound) {
+	deleted, err := s.store.MarkOrphanDeleted(ctx, scope.Workspace, id, rec.Type, rec.ID, s.now())
+	if err != nil && !errors.Is(err, driver.ErrNotFound) {
+		s.log.WarnContext(ctx, "attach: purge detached file failed", "file", id, "err", err)
+	}
+	if !deleted {
+		return
+	}
+	s.enqueueDeleted(ctx, r) // Options.OnDeleted, run by a Worker
+	if s.opts.Retention > 0 {
+		return // kept for the retention window, invisible
+	}
+	if err := s.purge(ctx, scope.Workspace, id); err != nil {
 		s.log.WarnContext(ctx, "attach: purge detached file failed", "file", id, "err", err)
 	}
 }

@@ -232,7 +232,9 @@ func (s *Service) UpdateCollection(ctx context.Context, scope Scope, id string, 
 // (pending ones included) is CodeConflict unless opts.Recursive is set;
 // then, for a user who is not an administrator, every sub-collection must
 // be theirs and every file deletable by them (else CodeForbidden and
-// nothing is deleted). A tree of more than 1000 collections is
+// nothing is deleted); a file they may not delete that is added to the
+// tree while it is deleted stops the deletion there (CodeForbidden, what
+// remains stays). A tree of more than 1000 collections is
 // CodeConflict: delete its branches first. Files are deleted like Delete
 // does (with Options.Retention they stay restorable, outside any
 // collection).
@@ -323,6 +325,11 @@ func (s *Service) emptyCollection(ctx context.Context, scope Scope, id string) e
 			return nil
 		}
 		for j := range fs {
+			// The tree was checked before; a file put into it since must
+			// pass the same check.
+			if !allowed(scope, &fs[j], rightDelete) {
+				return errorf(CodeForbidden, "a file you may not delete was added to the collection meanwhile; the rest stays")
+			}
 			if err := s.store.MarkDeleted(ctx, scope.Workspace, fs[j].ID, s.now()); err != nil {
 				if errors.Is(err, driver.ErrNotFound) {
 					continue // deleted meanwhile

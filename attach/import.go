@@ -27,7 +27,10 @@ type ImportOptions struct {
 	// refused before the body is read, and a longer body aborts the import
 	// with nothing stored. Default: the policy's largest size
 	// (Policy.Limits().MaxSize), or 1 GiB when the policy sets no cap. The
-	// policy's per-type limits apply as well.
+	// policy's per-type limits apply as well. An import into a collection
+	// is cut at the collection's narrower limit, and one whose declared
+	// Content-Type the collection does not allow stops before any byte is
+	// stored.
 	MaxSize int64
 
 	// Timeout bounds one import, from connecting to the last byte.
@@ -115,6 +118,13 @@ type importJob struct {
 	url    *url.URL
 	file   *driver.FileRecord
 	up     *driver.UploadRecord
+	// limit caps the fetched bytes: the Importer's limit, narrowed by the
+	// target collection's policy.
+	limit int64
+	// narrowed is the target collection's policy, nil without one: a
+	// declared Content-Type it refuses stops the import before any byte
+	// is stored.
+	narrowed *Policy
 }
 
 // errImportClosed is the cancellation cause of imports cut short by Close.
@@ -206,8 +216,17 @@ func (imp *Importer) Import(ctx context.Context, scope Scope, req ImportRequest)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.collectionPolicy(ctx, scope, f.CollectionID); err != nil {
+	p, err := s.collectionPolicy(ctx, scope, f.CollectionID)
+	if err != nil {
 		return nil, err // unknown or foreign collection
+	}
+	limit := imp.limit
+	if m := p.Limits().MaxSize; m > 0 && m < limit {
+		limit = m
+	}
+	var narrowed *Policy
+	if f.CollectionID != "" {
+		narrowed = p
 	}
 	f.Status, f.Source = StatusProcessing, string(SourceImport)
 	// The ticket outlives the longest an import may wait (Timeout) and
@@ -216,7 +235,7 @@ func (imp *Importer) Import(ctx context.Context, scope Scope, req ImportRequest)
 		max(s.opts.UploadExpiry, 2*imp.opts.Timeout))
 
 	jctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	j := &importJob{cancel: cancel, scope: scope, url: u, file: f, up: up}
+	j := &importJob{cancel: cancel, scope: scope, url: u, file: f, up: up, limit: limit, narrowed: narrowed}
 	if err := imp.admit(j); err != nil {
 		cancel(nil)
 		return nil, err
@@ -296,12 +315,17 @@ func (imp *Importer) fetch(ctx context.Context, j *importJob) error {
 	if resp.StatusCode != http.StatusOK {
 		return errorf(CodeInvalidRequest, "the url answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	if resp.ContentLength > imp.limit {
-		return tooLarge(imp.limit, resp.ContentLength)
+	if resp.ContentLength > j.limit {
+		return tooLarge(j.limit, resp.ContentLength)
 	}
-	w, err := s.writeObject(ctx, j.up.StorageKey, "", imp.limit, false, resp.Body)
+	if ct := baseType(resp.Header.Get("Content-Type")); j.narrowed != nil && ct != "" && ct != "application/octet-stream" {
+		if _, ok := j.narrowed.Allow(ct); !ok {
+			return typeNotAllowedBy(j.narrowed, ct)
+		}
+	}
+	w, err := s.writeObject(ctx, j.up.StorageKey, "", j.limit, false, resp.Body)
 	if errors.Is(err, errTooLong) {
-		return &Error{Code: CodeFileTooLarge, MaxSize: imp.limit, Message: "the remote file is larger than the limit"}
+		return &Error{Code: CodeFileTooLarge, MaxSize: j.limit, Message: "the remote file is larger than the limit"}
 	}
 	if err != nil {
 		return cmpOr(ctx.Err(), err)

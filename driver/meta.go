@@ -164,7 +164,9 @@ type MetaStore interface {
 	// return an error matching ErrExists. When file is nil the ticket's
 	// FileID must name an existing, undeleted file of the workspace whose
 	// current version is the ticket's BaseVersion, else ErrNotFound or
-	// ErrPrecondition.
+	// ErrPrecondition. A new file's CollectionID must name a collection
+	// of the workspace, else ErrNotFound: no file is ever stored in a
+	// collection DeleteCollection removes.
 	CreateUpload(ctx context.Context, file *FileRecord, up *UploadRecord) error
 
 	// File returns an undeleted file of the workspace, or ErrNotFound.
@@ -231,8 +233,9 @@ type MetaStore interface {
 
 	// UpdateFile changes an undeleted file's client-editable metadata:
 	// the non-nil fields of u, and UpdatedAt. Tag and access changes are
-	// reflected by ListFiles at once. An unknown, deleted or foreign file
-	// returns ErrNotFound.
+	// reflected by ListFiles at once. An unknown, deleted or foreign file,
+	// or a CollectionID naming no collection of the workspace (checked
+	// atomically with DeleteCollection), returns ErrNotFound.
 	UpdateFile(ctx context.Context, u *FileUpdate) (*FileRecord, error)
 
 	// CopyVersion makes an existing version's content the file's new

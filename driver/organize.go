@@ -155,4 +155,18 @@ type OrganizeStore interface {
 	// file is not attached anywhere again. PurgeFile removes its
 	// attachment history too.
 	FileAttachments(ctx context.Context, workspace, fileID string, limit int) ([]AttachmentRecord, error)
+
+	// FilesByID returns the undeleted files of the workspace among ids
+	// (at most MaxAttachments, else ErrInvalidArgument), ordered by id:
+	// unknown, deleted and foreign ids are left out. It reads a field's
+	// files at once.
+	FilesByID(ctx context.Context, workspace string, ids []string) ([]FileRecord, error)
+
+	// MarkOrphanDeleted marks a file deleted, as MarkDeleted does, only
+	// when it is attached nowhere and was never attached to a record other
+	// than (recordType, recordID); it decides in the transaction that
+	// deletes, which excludes any attachment of the file meanwhile.
+	// deleted reports whether it did. An unknown or deleted file returns
+	// ErrNotFound; a zero at ErrInvalidArgument.
+	MarkOrphanDeleted(ctx context.Context, workspace, id, recordType, recordID string, at time.Time) (deleted bool, err error)
 }

@@ -61,10 +61,12 @@
 // attachments (one row per file in a record field, with a dense position)
 // and attachment_history (every record a file was ever attached to, for
 // purging files only one record used). Writers of a workspace's
-// collection tree, and of one record field, first update a row of
-// organize_locks, which serialises them on PostgreSQL; a field's writer
-// then locks the rows of the files it attaches, and a file deletion locks
-// the file's row before removing its attachments, so no attachment of a
+// collection tree, and of one record field, first take a
+// transaction-scoped advisory lock on PostgreSQL (SQLite serialises its
+// writers anyway; the organize_locks table is no longer written); a
+// field's writer then locks the rows of the files it attaches, and a file
+// deletion takes the locks of the fields holding the file and then the
+// file's row before removing its attachments, so no attachment of a
 // deleted file is ever written.
 //
 // # Jobs

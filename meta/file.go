@@ -30,14 +30,14 @@ func (s *Store) MarkDeleted(ctx context.Context, workspace, id string, at time.T
 	if at.IsZero() {
 		return s.fail(ctx, op, invalid("file %s: deletion time not set", id))
 	}
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err := s.inDetachTx(ctx, workspace, id, func(tx *sql.Tx, detach func(history bool) error) error {
 		var version int
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE files SET deleted_at = ? WHERE id = ? AND workspace = ? AND deleted_at = 0
 			RETURNING version`), micros(at), id, workspace).Scan(&version)
 		if err != nil {
 			return err
 		}
-		if err := s.detachFile(ctx, tx, workspace, id, false); err != nil {
+		if err := detach(false); err != nil {
 			return err
 		}
 		if version == 0 {
@@ -86,7 +86,7 @@ func (s *Store) FileKeys(ctx context.Context, workspace, id string) ([]string, e
 // attachments, attachment history and row, deleted or not, in one
 // transaction. An unknown file returns an error matching driver.ErrNotFound.
 func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err := s.inDetachTx(ctx, workspace, id, func(tx *sql.Tx, detach func(history bool) error) error {
 		// Lock the row first (its update waits for, or excludes, any other
 		// change of the file), and learn whether it was listed.
 		var version int
@@ -101,7 +101,7 @@ func (s *Store) PurgeFile(ctx context.Context, workspace, id string) error {
 				return err
 			}
 		}
-		if err := s.detachFile(ctx, tx, workspace, id, true); err != nil {
+		if err := detach(true); err != nil {
 			return err
 		}
 		for _, q := range []string{

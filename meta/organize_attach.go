@@ -3,17 +3,22 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/attachkit/attachkit/driver"
 )
 
 // Attachments (migration 0003). A change of one record field takes that
-// field's lock row, then locks the rows of the files it attaches (in id
+// field's lock (lockOrganize), then locks the rows of the files it attaches (in id
 // order) with a no-op update that also checks they are undeleted; a file
-// deletion locks the file row and then removes its attachments, so an
-// attachment of a deleted file can never be written.
+// deletion takes the locks of the fields holding the file (sorted), locks
+// the file row and then removes its attachments, so an attachment of a
+// deleted file can never be written and no field is renumbered by two
+// writers at once.
 
 const attachmentColumns = "workspace, record_type, record_id, field, file_id, position, created_by, created_at"
 
@@ -350,11 +355,146 @@ func (s *Store) attachmentList(ctx context.Context, op string, rows *sql.Rows, e
 	return out, nil
 }
 
+// FilesByID returns the undeleted files of the workspace among ids; see
+// driver.OrganizeStore.
+func (s *Store) FilesByID(ctx context.Context, workspace string, ids []string) ([]driver.FileRecord, error) {
+	const op = "files by id"
+	if len(ids) > driver.MaxAttachments {
+		return nil, s.fail(ctx, op, invalid("%d ids; at most %d", len(ids), driver.MaxAttachments))
+	}
+	out := []driver.FileRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, workspace)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+fileColumns+` FROM files WHERE workspace = ? AND deleted_at = 0
+		AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY id`), args...)
+	if err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, s.fail(ctx, op, err)
+		}
+		out = append(out, *f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// MarkOrphanDeleted marks a file deleted when it is an orphan of a record;
+// see driver.OrganizeStore.
+func (s *Store) MarkOrphanDeleted(ctx context.Context, workspace, id, recordType, recordID string, at time.Time) (bool, error) {
+	op := "mark orphan deleted " + id
+	if at.IsZero() {
+		return false, s.fail(ctx, op, invalid("file %s: deletion time not set", id))
+	}
+	deleted := false
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		// The row lock excludes attaching the file until the end.
+		if err := s.lockAttachable(ctx, tx, workspace, id); err != nil {
+			return err
+		}
+		orphan, err := s.attachmentOrphan(ctx, tx, id, recordType, recordID)
+		if err != nil || !orphan {
+			return err
+		}
+		// Attached nowhere: there is nothing to detach.
+		var version int
+		err = tx.QueryRowContext(ctx, s.q(`UPDATE files SET deleted_at = ? WHERE id = ? AND workspace = ? AND deleted_at = 0
+			RETURNING version`), micros(at), id, workspace).Scan(&version)
+		if err != nil {
+			return err
+		}
+		deleted = true
+		if version == 0 {
+			return nil
+		}
+		if err := s.countListed(ctx, tx, workspace, id, -1); err != nil {
+			return err
+		}
+		return s.syncViewers(ctx, tx, id)
+	})
+	if err != nil {
+		return false, s.fail(ctx, op, err)
+	}
+	return deleted, nil
+}
+
+// errFieldsMoved aborts a deletion's transaction that found the file in a
+// field it had not locked: inDetachTx retries it.
+var errFieldsMoved = errors.New("the file was attached to another field meanwhile")
+
+// inDetachTx runs a file deletion's transaction, fn, which must lock the
+// file's row first and then call detach once. Before fn it takes the
+// organize locks of the fields that hold the file, in sorted order (the
+// order of the fields' writers: field, then file), so closing the gaps in
+// those fields cannot race with their writers; when the file was attached
+// to another field before its row was locked, the transaction is retried.
+func (s *Store) inDetachTx(ctx context.Context, workspace, id string, fn func(tx *sql.Tx, detach func(history bool) error) error) error {
+	for try := 0; ; try++ {
+		err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+			locked, err := s.lockFileFields(ctx, tx, workspace, id)
+			if err != nil {
+				return err
+			}
+			return fn(tx, func(history bool) error { return s.detachFile(ctx, tx, workspace, id, history, locked) })
+		})
+		if !errors.Is(err, errFieldsMoved) || try >= 100 {
+			return err
+		}
+	}
+}
+
+// lockFileFields takes the locks of the fields holding a file, in sorted
+// order, and returns their names.
+func (s *Store) lockFileFields(ctx context.Context, tx *sql.Tx, workspace, id string) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT record_type, record_id, field FROM attachments
+		WHERE file_id = ? AND workspace = ?`), id, workspace)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		var rt, rid, f string
+		if err := rows.Scan(&rt, &rid, &f); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names = append(names, fieldLock(rt, rid, f))
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	locked := make(map[string]bool, len(names))
+	for _, n := range names {
+		if err := s.lockOrganize(ctx, tx, workspace, n); err != nil {
+			return nil, err
+		}
+		locked[n] = true
+	}
+	return locked, nil
+}
+
 // detachFile removes a file's attachments, closing the gaps they leave in
-// their fields, inside a deletion's transaction (which has locked the
-// file's row). With history set it forgets where the file was ever
-// attached too (a purge).
-func (s *Store) detachFile(ctx context.Context, tx *sql.Tx, workspace, id string, history bool) error {
+// their fields, inside a deletion's transaction (inDetachTx, which has
+// locked the fields in locked and then the file's row). A field not in
+// locked returns errFieldsMoved. With history set it forgets where the
+// file was ever attached too (a purge).
+func (s *Store) detachFile(ctx context.Context, tx *sql.Tx, workspace, id string, history bool, locked map[string]bool) error {
 	rows, err := tx.QueryContext(ctx, s.q(`DELETE FROM attachments WHERE file_id = ? AND workspace = ?
 		RETURNING record_type, record_id, field, position`), id, workspace)
 	if err != nil {
@@ -379,6 +519,11 @@ func (s *Store) detachFile(ctx context.Context, tx *sql.Tx, workspace, id string
 	}
 	if err := rows.Close(); err != nil {
 		return err
+	}
+	for _, g := range gaps {
+		if !locked[fieldLock(g.recordType, g.recordID, g.field)] {
+			return errFieldsMoved
+		}
 	}
 	for _, g := range gaps {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE attachments SET position = position - 1 WHERE workspace = ? AND record_type = ?

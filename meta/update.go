@@ -14,7 +14,9 @@ import (
 // non-nil fields of u) and sets updated_at to u.At, in one transaction
 // that also rewrites the file's tag and viewer rows and, for a listed file
 // whose access changed, the viewer counters. An unknown, deleted or
-// foreign file returns an error matching driver.ErrNotFound; a zero u.At
+// foreign file, or a u.CollectionID naming no collection of the workspace
+// (checked under the lock DeleteCollection takes), returns an error
+// matching driver.ErrNotFound; a zero u.At
 // or metadata that is not a JSON object driver.ErrInvalidArgument.
 func (s *Store) UpdateFile(ctx context.Context, u *driver.FileUpdate) (*driver.FileRecord, error) {
 	if u == nil {
@@ -71,6 +73,11 @@ func (s *Store) UpdateFile(ctx context.Context, u *driver.FileUpdate) (*driver.F
 
 	var file *driver.FileRecord
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		if u.CollectionID != nil && *u.CollectionID != "" {
+			if err := s.lockCollection(ctx, tx, u.Workspace, *u.CollectionID); err != nil {
+				return err
+			}
+		}
 		var version int
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE files SET `+strings.Join(sets, ", ")+`
 			WHERE id = ? AND workspace = ? AND deleted_at = 0 RETURNING version`), args...).Scan(&version)

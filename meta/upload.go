@@ -15,7 +15,9 @@ import (
 // whatever up.Status says (empty or pending are accepted); its Version
 // must be BaseVersion+1, and a new file's Workspace, ID and Version must
 // match the ticket's Workspace, FileID and BaseVersion, else the error
-// matches driver.ErrInvalidArgument.
+// matches driver.ErrInvalidArgument. A new file's CollectionID must name a
+// collection of the workspace (checked under the lock DeleteCollection
+// takes), else the error matches driver.ErrNotFound.
 func (s *Store) CreateUpload(ctx context.Context, file *driver.FileRecord, up *driver.UploadRecord) error {
 	const op = "create upload"
 	if err := checkUpload(file, up); err != nil {
@@ -32,6 +34,11 @@ func (s *Store) CreateUpload(ctx context.Context, file *driver.FileRecord, up *d
 	ticket.Status = driver.UploadPending
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		if file != nil {
+			if file.CollectionID != "" {
+				if err := s.lockCollection(ctx, tx, file.Workspace, file.CollectionID); err != nil {
+					return err
+				}
+			}
 			fargs = append(fargs, nameKey(file.FileName))
 			if _, err := tx.ExecContext(ctx, s.q(insertSQL("files", fileColumns+", name_key")), fargs...); err != nil {
 				return err

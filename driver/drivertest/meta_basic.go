@@ -81,6 +81,7 @@ func testMetaRoundTrip(t *testing.T, s driver.MetaStore) {
 		CreatedAt:   at.Add(time.Microsecond),
 		ExpiresAt:   at.Add(15 * time.Minute),
 	}
+	ensureCollection(t, s, wsA, "col-1", at)
 	require.NoError(t, s.CreateUpload(ctx, f, up))
 
 	got, err := s.File(ctx, wsA, "f1")

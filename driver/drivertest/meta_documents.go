@@ -52,6 +52,9 @@ func addListed(t *testing.T, s driver.MetaStore, ws string, sp spec) *driver.Fil
 	if f.AccessControl == "" {
 		f.AccessControl = "private"
 	}
+	if sp.collection != "" { // a file names only an existing collection
+		ensureCollection(t, s, ws, sp.collection, sp.at)
+	}
 	up := newTicket(ws, sp.id+"-u1", sp.id, 0, sp.at)
 	require.NoError(t, s.CreateUpload(context.Background(), f, up))
 	c := commitOf(up, sp.at)
@@ -177,7 +180,7 @@ func testMetaListFilters(t *testing.T, s driver.MetaStore) {
 		sp.at = at.Add(time.Duration(len(sp.id)) * time.Second)
 		addListed(t, s, wsA, sp)
 	}
-	addListed(t, s, wsB, spec{id: "z", name: "Annual Report.pdf", collection: "c1", tags: []string{"finance"}, at: at})
+	addListed(t, s, wsB, spec{id: "z", name: "Annual Report.pdf", collection: "cb", tags: []string{"finance"}, at: at})
 	tests := []struct {
 		name string
 		q    driver.ListQuery

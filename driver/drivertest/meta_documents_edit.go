@@ -32,6 +32,7 @@ func testMetaUpdateFile(t *testing.T, s driver.MetaStore) {
 	assert.Equal(t, &want, got, "only the title and updated time changed")
 
 	acl := driver.ACL{View: []string{"user:bob"}, Edit: []string{"user:bob"}, Delete: []string{}}
+	ensureCollection(t, s, wsA, "c7", at)
 	got, err = s.UpdateFile(ctx, &driver.FileUpdate{Workspace: wsA, ID: "f1", FileName: ptr("Renamed.PDF"),
 		CollectionID: ptr("c7"), Tags: ptr([]string{"b", "c", "c"}), Metadata: []byte(`{"k":[1,2]}`),
 		AccessControl: ptr(driver.AccessPublicRead), ACL: &acl, At: later.Add(time.Second)})

@@ -2,6 +2,7 @@ package drivertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -28,13 +29,25 @@ func metaOrganizeTests() []metaTest {
 		{name: "organize: add, move and remove attachments", run: testMetaAddRemoveAttachments},
 		{name: "organize: orphans", run: testMetaAttachmentOrphans},
 		{name: "organize: deleting a file detaches it", run: testMetaDeleteDetaches},
+		{name: "organize: mark orphan deleted", run: testMetaMarkOrphanDeleted},
+		{name: "organize: files by id", run: testMetaFilesByID},
+		{name: "organize: no file lands in a deleted collection", run: testMetaFileIntoDeletedCollection},
 		{name: "organize: concurrent sets of one field", run: testMetaConcurrentSets},
+		{name: "organize: deletions race with sets of their fields", run: testMetaDeleteRacesSets},
 	}
 }
 
 func newCollection(ws, id, parent, name string, order int, at time.Time) *driver.CollectionRecord {
 	return &driver.CollectionRecord{Workspace: ws, ID: id, ParentID: parent, Name: name, Order: order,
 		CreatedBy: "alice", CreatedAt: at, UpdatedAt: at}
+}
+
+// ensureCollection creates a top-level collection unless it exists.
+func ensureCollection(t *testing.T, s driver.MetaStore, ws, id string, at time.Time) {
+	t.Helper()
+	if err := s.CreateCollection(context.Background(), newCollection(ws, id, "", id, 0, at)); !errors.Is(err, driver.ErrExists) {
+		require.NoError(t, err)
+	}
 }
 
 func collectionIDs(cs []driver.CollectionRecord) []string {
@@ -547,4 +560,197 @@ func testMetaConcurrentSets(t *testing.T, s driver.MetaStore) {
 				slices.Equal(slices.DeleteFunc(slices.Clone(set), func(id string) bool { return id == "f5" }), got[1:]))
 	})
 	assert.True(t, ok, "the field is one of the sets (maybe with the added file): %v", got)
+}
+
+func testMetaDeleteRacesSets(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	type ref struct{ record, field string }
+	fields := []ref{{"p1", "g"}, {"p1", "cover"}, {"p2", "g"}}
+	for round := range 3 {
+		var gone, keep []string
+		for i := range 8 {
+			id := fmt.Sprintf("r%d-f%d", round, i)
+			readyFile(t, s, wsA, id, at)
+			if i%2 == 0 {
+				gone = append(gone, id)
+			} else {
+				keep = append(keep, id)
+			}
+		}
+		all := append(slices.Clone(gone), keep...)
+		set := func(f ref, ids []string) error {
+			_, err := s.SetAttachments(ctx, &driver.AttachmentSet{Workspace: wsA, RecordType: "post", RecordID: f.record,
+				Field: f.field, FileIDs: ids, At: at})
+			return err
+		}
+		for _, f := range fields {
+			require.NoError(t, set(f, all))
+		}
+		var fns []func() error
+		for i, id := range gone {
+			fns = append(fns, func() error {
+				if err := s.MarkDeleted(ctx, wsA, id, at.Add(time.Second)); err != nil || i%2 == 0 {
+					return err
+				}
+				return s.PurgeFile(ctx, wsA, id)
+			})
+		}
+		for _, f := range fields {
+			rev := slices.Clone(keep)
+			slices.Reverse(rev)
+			for _, ids := range [][]string{keep, rev} {
+				fns = append(fns, func() error { return set(f, ids) })
+			}
+			fns = append(fns, func() error {
+				_, _, err := s.AddAttachment(ctx, &driver.AttachmentRecord{Workspace: wsA, RecordType: "post", RecordID: f.record,
+					Field: f.field, FileID: keep[0], Position: 1, CreatedAt: at})
+				return err
+			})
+		}
+		for _, err := range race(fns...) {
+			require.NoError(t, err)
+		}
+		for _, rec := range []string{"p1", "p2"} {
+			as, err := s.RecordAttachments(ctx, wsA, "post", rec, 100)
+			require.NoError(t, err)
+			byField := map[string][]driver.AttachmentRecord{}
+			for _, a := range as {
+				byField[a.Field] = append(byField[a.Field], a)
+			}
+			for field, as := range byField {
+				ids := []string{}
+				for i, a := range as {
+					assert.Equal(t, i, a.Position, "%s/%s: positions dense and unique: %v", rec, field, as)
+					ids = append(ids, a.FileID)
+				}
+				assert.ElementsMatch(t, keep, ids, "%s/%s holds the kept files once each", rec, field)
+			}
+		}
+	}
+}
+
+func testMetaMarkOrphanDeleted(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"only", "shared", "elsewhere", "never"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	_, err := s.SetAttachments(ctx, setOf(wsA, "g", at, "only", "shared", "elsewhere"))
+	require.NoError(t, err)
+	other := &driver.AttachmentSet{Workspace: wsA, RecordType: "post", RecordID: "p2", Field: "g", FileIDs: []string{"shared", "elsewhere"}, At: at}
+	_, err = s.SetAttachments(ctx, other)
+	require.NoError(t, err)
+	other.FileIDs = []string{"shared"}
+	_, err = s.SetAttachments(ctx, other)
+	require.NoError(t, err)
+	_, err = s.SetAttachments(ctx, setOf(wsA, "g", at, "shared"))
+	require.NoError(t, err)
+
+	del := func(id string) (bool, error) {
+		return s.MarkOrphanDeleted(ctx, wsA, id, "post", "p1", at.Add(time.Second))
+	}
+	for _, id := range []string{"shared", "elsewhere"} {
+		deleted, err := del(id)
+		require.NoError(t, err)
+		assert.False(t, deleted, "%s is attached or was attached to p2", id)
+		_, err = s.File(ctx, wsA, id)
+		require.NoError(t, err)
+	}
+	for _, id := range []string{"only", "never"} {
+		deleted, err := del(id)
+		require.NoError(t, err)
+		assert.True(t, deleted, id)
+		_, err = s.File(ctx, wsA, id)
+		requireIs(t, err, driver.ErrNotFound)
+		_, err = del(id)
+		requireIs(t, err, driver.ErrNotFound, "already deleted")
+	}
+	_, err = del("unknown")
+	requireIs(t, err, driver.ErrNotFound)
+	_, err = s.MarkOrphanDeleted(ctx, wsB, "shared", "post", "p1", at)
+	requireIs(t, err, driver.ErrNotFound, "another workspace's file")
+	_, err = s.MarkOrphanDeleted(ctx, wsA, "shared", "post", "p1", time.Time{})
+	requireIs(t, err, driver.ErrInvalidArgument)
+}
+
+func testMetaFileIntoDeletedCollection(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	readyFile(t, s, wsA, "f0", at)
+	require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, "gone", "", "Gone", 0, at)))
+	require.NoError(t, s.DeleteCollection(ctx, wsA, "gone"))
+	into := func(id, col string) error {
+		_, err := s.UpdateFile(ctx, &driver.FileUpdate{Workspace: wsA, ID: id, CollectionID: &col, At: at})
+		return err
+	}
+	create := func(id, col string) error {
+		f := newFile(wsA, id, at)
+		f.CollectionID = col
+		return s.CreateUpload(ctx, f, newTicket(wsA, id+"-u1", id, 0, at))
+	}
+	requireIs(t, into("f0", "gone"), driver.ErrNotFound)
+	requireIs(t, create("n0", "gone"), driver.ErrNotFound)
+	_, err := s.File(ctx, wsA, "n0")
+	requireIs(t, err, driver.ErrNotFound, "nothing stored")
+	f, err := s.File(ctx, wsA, "f0")
+	require.NoError(t, err)
+	assert.Empty(t, f.CollectionID)
+
+	// Racing a deletion: either the file is in the collection (and the
+	// deletion refused), or the collection is gone and no file names it.
+	for round := range 4 {
+		col := fmt.Sprintf("c%d", round)
+		require.NoError(t, s.CreateCollection(ctx, newCollection(wsA, col, "", col, 0, at)))
+		moved, created := fmt.Sprintf("m%d", round), fmt.Sprintf("n%d", round+1)
+		readyFile(t, s, wsA, moved, at)
+		errs := race(
+			func() error { return s.DeleteCollection(ctx, wsA, col) },
+			func() error { return into(moved, col) },
+			func() error { return create(created, col) },
+		)
+		_, cerr := s.Collection(ctx, wsA, col)
+		for i, id := range []string{moved, created} {
+			f, err := s.File(ctx, wsA, id)
+			if errs[i+1] != nil {
+				requireIs(t, errs[i+1], driver.ErrNotFound)
+				require.Error(t, cerr, "refused: the collection was gone")
+				if err == nil {
+					assert.NotEqual(t, col, f.CollectionID)
+				}
+				continue
+			}
+			require.NoError(t, err)
+			assert.Equal(t, col, f.CollectionID)
+			require.NoError(t, cerr, "%s is in %s, so it must exist", id, col)
+		}
+		if errs[0] != nil {
+			requireIs(t, errs[0], driver.ErrPrecondition)
+		}
+	}
+}
+
+func testMetaFilesByID(t *testing.T, s driver.MetaStore) {
+	ctx := context.Background()
+	at := epoch()
+	for _, id := range []string{"f3", "f1", "f2", "gone"} {
+		readyFile(t, s, wsA, id, at)
+	}
+	readyFile(t, s, wsB, "b1", at)
+	require.NoError(t, s.MarkDeleted(ctx, wsA, "gone", at))
+	fs, err := s.FilesByID(ctx, wsA, []string{"f3", "gone", "b1", "unknown", "f1", "f2"})
+	require.NoError(t, err)
+	ids := []string{}
+	for _, f := range fs {
+		ids = append(ids, f.ID)
+	}
+	assert.Equal(t, []string{"f1", "f2", "f3"}, ids, "undeleted files of the workspace, by id")
+	one, err := s.File(ctx, wsA, "f2")
+	require.NoError(t, err)
+	assert.Equal(t, *one, fs[1])
+	fs, err = s.FilesByID(ctx, wsA, nil)
+	require.NoError(t, err)
+	assert.Empty(t, fs)
+	_, err = s.FilesByID(ctx, wsA, make([]string, driver.MaxAttachments+1))
+	requireIs(t, err, driver.ErrInvalidArgument)
 }
