@@ -77,22 +77,11 @@ func (s *Store) Derivatives(ctx context.Context, workspace, fileID string, versi
 	}
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+derivativeColumns+` FROM derivatives
 		WHERE file_id = ? AND workspace = ? AND version = ? ORDER BY spec`), fileID, workspace, version)
+	out, err := scanRows(rows, err, scanDerivative)
 	if err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
-	defer rows.Close()
-	ds := []driver.DerivativeRecord{}
-	for rows.Next() {
-		d, err := scanDerivative(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		ds = append(ds, *d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	return ds, nil
+	return out, nil
 }
 
 func scanDerivative(sc scanner) (*driver.DerivativeRecord, error) {

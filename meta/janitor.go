@@ -22,19 +22,8 @@ func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int)
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+uploadColumns+` FROM uploads
 		WHERE status = ? AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`),
 		string(driver.UploadPending), micros(before), limit)
+	out, err := scanRows(rows, err, scanUpload)
 	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	var out []driver.UploadRecord
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, *u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil

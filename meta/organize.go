@@ -210,19 +210,8 @@ func (s *Store) Collections(ctx context.Context, workspace, parentID string, lim
 	}
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+collectionColumns+` FROM collections
 		WHERE workspace = ? AND parent_id = ? ORDER BY sort_order, name, id LIMIT ?`), workspace, parentID, limit)
+	out, err := scanRows(rows, err, scanCollection)
 	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	out := []driver.CollectionRecord{}
-	for rows.Next() {
-		c, err := scanCollection(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, *c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil
@@ -371,19 +360,8 @@ func (s *Store) CollectionFiles(ctx context.Context, workspace, collectionID, af
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+fileColumns+` FROM files
 		WHERE workspace = ? AND collection_id = ? AND deleted_at = 0 AND id > ? ORDER BY id LIMIT ?`),
 		workspace, collectionID, afterID, limit)
+	out, err := scanRows(rows, err, scanFile)
 	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	out := []driver.FileRecord{}
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, *f)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil

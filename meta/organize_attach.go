@@ -69,19 +69,7 @@ func (s *Store) attachmentRows(ctx context.Context, q interface {
 	rows, err := q.QueryContext(ctx, s.q(`SELECT `+attachmentColumns+` FROM attachments
 		WHERE workspace = ? AND record_type = ? AND record_id = ? AND field = ? ORDER BY position, file_id`),
 		workspace, recordType, recordID, field)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []driver.AttachmentRecord{}
-	for rows.Next() {
-		a, err := scanAttachment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *a)
-	}
-	return out, rows.Err()
+	return scanRows(rows, err, scanAttachment)
 }
 
 // rememberAttachment records that a file was attached to a record.
@@ -337,19 +325,8 @@ func (s *Store) FileAttachments(ctx context.Context, workspace, fileID string, l
 }
 
 func (s *Store) attachmentList(ctx context.Context, op string, rows *sql.Rows, err error) ([]driver.AttachmentRecord, error) {
+	out, err := scanRows(rows, err, scanAttachment)
 	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	out := []driver.AttachmentRecord{}
-	for rows.Next() {
-		a, err := scanAttachment(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, *a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil

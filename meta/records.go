@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,25 @@ func insertSQL(table, columns string) string {
 }
 
 // scanner is *sql.Row or *sql.Rows.
+// scanRows reads every row of a query with scan and closes the rows; err
+// is the query's own error, passed through. An empty result is an empty,
+// non-nil slice.
+func scanRows[T any](rows *sql.Rows, err error, scan func(scanner) (*T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
 type scanner interface {
 	Scan(dest ...any) error
 }

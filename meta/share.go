@@ -85,19 +85,8 @@ func (s *Store) Links(ctx context.Context, workspace, fileID string) ([]driver.L
 	}
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+linkColumns+` FROM links
 		WHERE workspace = ? AND file_id = ? ORDER BY created_at, id`), workspace, fileID)
+	out, err := scanRows(rows, err, scanLink)
 	if err != nil {
-		return nil, s.fail(ctx, op, err)
-	}
-	defer rows.Close()
-	out := []driver.LinkRecord{}
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, s.fail(ctx, op, err)
-		}
-		out = append(out, *l)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil
