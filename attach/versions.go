@@ -52,28 +52,9 @@ type VersionUploadRequest struct {
 // deleted). Readers of the current version keep reading its bytes, which
 // a new version never overwrites.
 func (s *Service) RequestVersionUpload(ctx context.Context, scope Scope, id string, req VersionUploadRequest) (*Upload, error) {
-	f, err := s.fileRecord(ctx, scope, id, rightEdit)
+	_, up, policy, err := s.versionTicket(ctx, scope, id, req.IfVersion, req.FileName, req.Size,
+		func(p *Policy) (string, int64, error) { return checkDeclared(p, req.MIMEType, req.Size) })
 	if err != nil {
-		return nil, err
-	}
-	base, err := versionBase(f, req.IfVersion)
-	if err != nil {
-		return nil, err
-	}
-	name, err := versionName(f, req.FileName)
-	if err != nil {
-		return nil, err
-	}
-	policy, err := s.filePolicy(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	mimeType, maxSize, err := checkDeclared(policy, req.MIMEType, req.Size)
-	if err != nil {
-		return nil, err
-	}
-	up := s.newTicket(scope, id, base+1, base, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
-	if err := s.createVersionTicket(ctx, f, up); err != nil {
 		return nil, err
 	}
 	t, err := s.ticket(ctx, up)
@@ -81,6 +62,38 @@ func (s *Service) RequestVersionUpload(ctx context.Context, scope Scope, id stri
 		t.FileLimits = policy.Limits()
 	}
 	return t, err
+}
+
+// versionTicket checks the edit right, the expected version, the name and
+// (with check, against the file's policy) the declared type and size of a
+// new version, and records its ticket.
+func (s *Service) versionTicket(ctx context.Context, scope Scope, id string, ifVersion int, fileName string, size int64,
+	check func(*Policy) (string, int64, error)) (*driver.FileRecord, *driver.UploadRecord, *Policy, error) {
+	f, err := s.fileRecord(ctx, scope, id, rightEdit)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	base, err := versionBase(f, ifVersion)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	name, err := versionName(f, fileName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	policy, err := s.filePolicy(ctx, f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mimeType, maxSize, err := check(policy)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	up := s.newTicket(scope, id, base+1, base, name, mimeType, size, maxSize, s.opts.UploadExpiry)
+	if err := s.createVersionTicket(ctx, f, up); err != nil {
+		return nil, nil, nil, err
+	}
+	return f, up, policy, nil
 }
 
 // VersionPutRequest describes a new version whose bytes flow through the
@@ -103,28 +116,9 @@ type VersionPutRequest struct {
 // a writer that commits first makes it fail with CodeVersionConflict and
 // nothing of it is kept. Memory use does not depend on the size of r.
 func (s *Service) PutVersion(ctx context.Context, scope Scope, id string, req VersionPutRequest, r io.Reader) (*File, error) {
-	f, err := s.fileRecord(ctx, scope, id, rightEdit)
+	f, up, _, err := s.versionTicket(ctx, scope, id, req.IfVersion, req.FileName, req.Size,
+		func(p *Policy) (string, int64, error) { return streamLimit(p, req.MIMEType, req.Size) })
 	if err != nil {
-		return nil, err
-	}
-	base, err := versionBase(f, req.IfVersion)
-	if err != nil {
-		return nil, err
-	}
-	name, err := versionName(f, req.FileName)
-	if err != nil {
-		return nil, err
-	}
-	policy, err := s.filePolicy(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	mimeType, maxSize, err := streamLimit(policy, req.MIMEType, req.Size)
-	if err != nil {
-		return nil, err
-	}
-	up := s.newTicket(scope, id, base+1, base, name, mimeType, req.Size, maxSize, s.opts.UploadExpiry)
-	if err := s.createVersionTicket(ctx, f, up); err != nil {
 		return nil, err
 	}
 	return s.streamAndConfirm(ctx, scope, f, up, r, SourceUpload, func(ctx context.Context, err error) { s.dropTicket(ctx, up, err) })
