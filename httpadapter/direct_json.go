@@ -163,6 +163,15 @@ func parseDataUpload(doc *rope, budget int64) (*dataUpload, error) {
 			}
 			s.ws()
 			start = s.pos
+			if key == "data" && data != nil {
+				// A later data member wins; the earlier one is never read,
+				// so it is checked here: a duplicate must not hide invalid
+				// JSON.
+				if err := validString(doc, data[0], data[1]); err != nil {
+					return nil, err
+				}
+				data = nil
+			}
 			if c, ok := s.peek(); ok && c == '"' && key == "data" {
 				if err := s.skipString(); err != nil {
 					return nil, err
@@ -181,9 +190,6 @@ func parseDataUpload(doc *rope, budget int64) (*dataUpload, error) {
 					return nil, errNotJSON
 				}
 				raw[key] = v
-				if key == "data" {
-					data = nil
-				}
 			}
 			s.ws()
 			if s.consume(',') {
@@ -224,6 +230,43 @@ func parseDataUpload(doc *rope, budget int64) (*dataUpload, error) {
 	}
 	up.data = &jsonStringReader{doc: doc, pos: data[0], end: data[1]}
 	return up, nil
+}
+
+// validString checks the contents (quotes excluded) of a JSON string at
+// doc[from:to] as encoding/json would: no raw control character, and only
+// valid escapes.
+func validString(doc *rope, from, to int64) error {
+	esc, hex := false, 0
+	for pos := from; pos < to; {
+		t := doc.tail(pos, to)
+		for _, c := range t {
+			switch {
+			case hex > 0:
+				if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+					return errNotJSON
+				}
+				hex--
+			case esc:
+				esc = false
+				switch c {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				case 'u':
+					hex = 4
+				default:
+					return errNotJSON
+				}
+			case c == '\\':
+				esc = true
+			case c < 0x20:
+				return errNotJSON
+			}
+		}
+		pos += int64(len(t))
+	}
+	if esc || hex > 0 {
+		return errNotJSON
+	}
+	return nil
 }
 
 var errNotJSON = &attach.Error{Code: attach.CodeInvalidRequest, Message: "request body is not a valid JSON object"}
