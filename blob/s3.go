@@ -119,8 +119,9 @@ func openS3URL(ctx context.Context, u *url.URL, _ *Options) (*Storage, error) {
 type s3Signer struct{}
 
 // signedURL binds, besides the method, key and expiry: for PUT the
-// Content-Type and Content-Length headers, which become signed headers the
-// client must send with exactly these values; for GET the
+// Content-Type and Content-Length headers and If-None-Match: * (create
+// only), which become signed headers the client must send with exactly
+// these values (UploadHeaders lists the last); for GET the
 // response-content-type and response-content-disposition parameters,
 // which S3 serves as the response's headers.
 //
@@ -144,6 +145,10 @@ func (s3Signer) signedURL(ctx context.Context, s *Storage, key string, o *driver
 				}
 				in.ContentType = aws.String(o.ContentType)
 				in.ContentLength = aws.Int64(o.ContentLength)
+				// Create-only: once a body is stored, the URL cannot
+				// replace it (412), so the bytes confirm verified and a
+				// scan passed are the bytes served.
+				in.IfNoneMatch = aws.String("*")
 				return nil
 			}
 			var in *s3.GetObjectInput
@@ -167,8 +172,8 @@ func (s3Signer) signedURL(ctx context.Context, s *Storage, key string, o *driver
 		return "", err
 	}
 	headers := strings.Split(u.Query().Get("X-Amz-SignedHeaders"), ";")
-	if !slices.Contains(headers, "content-length") || !slices.Contains(headers, "content-type") {
-		return "", fmt.Errorf("the AWS SDK did not sign content-length and content-type (signed: %s)", strings.Join(headers, ", "))
+	if !slices.Contains(headers, "content-length") || !slices.Contains(headers, "content-type") || !slices.Contains(headers, "if-none-match") {
+		return "", fmt.Errorf("the AWS SDK did not sign content-length, content-type and if-none-match (signed: %s)", strings.Join(headers, ", "))
 	}
 	return signed, nil
 }

@@ -124,11 +124,15 @@ func hasControl(v string) bool {
 }
 
 // UploadHeaders implements driver.UploadHeaderer: Azure's Put Blob needs
-// the blob type, which a SAS cannot carry; other services need nothing
+// the blob type, which a SAS cannot carry; S3's presigned PUTs are
+// create-only through a signed If-None-Match; other services need nothing
 // beyond Content-Type.
 func (s *Storage) UploadHeaders() map[string]string {
-	if _, ok := s.signer.(*azureSigner); ok {
+	switch s.signer.(type) {
+	case *azureSigner:
 		return map[string]string{"x-ms-blob-type": "BlockBlob"}
+	case s3Signer:
+		return map[string]string{"If-None-Match": "*"}
 	}
 	return nil
 }

@@ -76,9 +76,10 @@ func TestS3SignedUploads(t *testing.T) {
 	const firstValueWins = "MinIO reads only the first value of a repeated X-Amz-* parameter and leaves these out of " +
 		"the canonical query, so an appended second value is ignored and the request stays exactly the signed one"
 	drivertest.RunSignedURLTests(t, drivertest.SignedURLHarness{
-		NewUpload:      nativeUploads(s, nil),
+		NewUpload:      nativeUploads(s, s.UploadHeaders()),
 		SignatureParam: "X-Amz-Signature",
 		CheckRefusal:   xmlRefusal,
+		CreateOnly:     true, // a signed If-None-Match: *
 		Skip: map[string]string{
 			"DuplicateParam/X-Amz-Algorithm":     firstValueWins,
 			"DuplicateParam/X-Amz-Credential":    firstValueWins,

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,6 +49,20 @@ func TestLifecycleOnEveryObjectStore(t *testing.T) {
 			assert.Equal(t, attach.StatusReady, f.Status)
 			assert.Equal(t, 33, *f.Width)
 			assert.NotEmpty(t, f.Digest)
+
+			// The ticket's URL cannot replace the confirmed bytes: every
+			// store's upload URL is create-only (S3 through a signed
+			// If-None-Match: *, Azure's create-only SAS, the library's
+			// own URLs), so what confirm verified is what is served.
+			swapped := append([]byte{}, body...)
+			swapped[len(swapped)-1] ^= 0xff
+			again := put(t, up, swapped, "")
+			assert.GreaterOrEqual(t, again.StatusCode, 400, "a second PUT to the ticket's URL: %s", again.Status)
+			bare := *up // and leaving the precondition out breaks the signature
+			bare.Headers = maps.Clone(up.Headers)
+			delete(bare.Headers, "If-None-Match")
+			again = put(t, &bare, swapped, "")
+			assert.GreaterOrEqual(t, again.StatusCode, 400, "a second PUT without If-None-Match: %s", again.Status)
 
 			link, err := r.svc.DownloadURL(ctx, scope, f.ID, nil)
 			require.NoError(t, err)
