@@ -96,29 +96,16 @@ type PutRequest struct {
 // then the bytes, then verification), so the same checks apply. Memory use
 // does not depend on the size of r.
 func (s *Service) Put(ctx context.Context, scope Scope, req PutRequest, r io.Reader) (*File, error) {
-	if err := checkScope(scope); err != nil {
-		return nil, err
-	}
-	name, err := CleanFileName(req.FileName)
-	if err != nil {
-		return nil, err
-	}
 	src, err := checkSource(req.Source)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cleanCollectionID(req.CollectionID); err != nil {
-		return nil, err
-	}
-	policy, err := s.collectionPolicy(ctx, scope, req.CollectionID)
+	d, err := s.draftFile(ctx, scope, req.FileName, req.CollectionID,
+		func(p *Policy) (string, int64, error) { return streamLimit(p, req.MIMEType, req.Size) })
 	if err != nil {
 		return nil, err
 	}
-	mimeType, maxSize, err := streamLimit(policy, req.MIMEType, req.Size)
-	if err != nil {
-		return nil, err
-	}
-	f, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize,
+	f, up, err := s.createPending(ctx, scope, d.name, d.mimeType, req.Size, d.maxSize,
 		req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
 	if err != nil {
 		return nil, err

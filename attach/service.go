@@ -277,34 +277,56 @@ const (
 // pending file and ticket, and returns where to PUT the bytes. Nothing is
 // trusted yet: Confirm verifies what actually arrived.
 func (s *Service) RequestUpload(ctx context.Context, scope Scope, req UploadRequest) (*Upload, error) {
-	if err := checkScope(scope); err != nil {
-		return nil, err
-	}
-	name, err := CleanFileName(req.FileName)
+	d, err := s.draftFile(ctx, scope, req.FileName, req.CollectionID,
+		func(p *Policy) (string, int64, error) { return checkDeclared(p, req.MIMEType, req.Size) })
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cleanCollectionID(req.CollectionID); err != nil {
-		return nil, err
-	}
-	policy, err := s.collectionPolicy(ctx, scope, req.CollectionID)
-	if err != nil {
-		return nil, err
-	}
-	mimeType, maxSize, err := checkDeclared(policy, req.MIMEType, req.Size)
-	if err != nil {
-		return nil, err
-	}
-	_, up, err := s.createPending(ctx, scope, name, mimeType, req.Size, maxSize,
+	_, up, err := s.createPending(ctx, scope, d.name, d.mimeType, req.Size, d.maxSize,
 		req.Title, req.CollectionID, req.Tags, req.Metadata, req.Persist)
 	if err != nil {
 		return nil, err
 	}
 	t, err := s.ticket(ctx, up)
 	if t != nil {
-		t.FileLimits = policy.Limits()
+		t.FileLimits = d.policy.Limits()
 	}
 	return t, err
+}
+
+// fileDraft is what a new file's upload is checked into before anything
+// is recorded.
+type fileDraft struct {
+	name     string  // the cleaned file name
+	policy   *Policy // the target collection's policy, or the service's
+	mimeType string  // the declared type ("" for a stream to be sniffed)
+	maxSize  int64   // the limit for that type
+}
+
+// draftFile checks what every new file's upload starts with: the scope,
+// the file name, the target collection, and (with check, against that
+// collection's policy) the declared type and size.
+func (s *Service) draftFile(ctx context.Context, scope Scope, fileName, collectionID string,
+	check func(*Policy) (string, int64, error)) (*fileDraft, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	name, err := CleanFileName(fileName)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cleanCollectionID(collectionID); err != nil {
+		return nil, err
+	}
+	policy, err := s.collectionPolicy(ctx, scope, collectionID)
+	if err != nil {
+		return nil, err
+	}
+	mimeType, maxSize, err := check(policy)
+	if err != nil {
+		return nil, err
+	}
+	return &fileDraft{name: name, policy: policy, mimeType: mimeType, maxSize: maxSize}, nil
 }
 
 // declaredUpload checks a presigned upload's declared type and size
